@@ -1,0 +1,17 @@
+"""Errors the engine raises on bad input; the CLI and worker turn them into one-line messages."""
+
+
+class S3DError(Exception):
+    """Base class: a problem with the user's input or files, not a bug."""
+
+
+class SketchError(S3DError):
+    """The sketch is missing, unreadable, empty or malformed."""
+
+
+class WeightsError(S3DError):
+    """A weights file is missing, corrupt, tampered with, or does not match its configuration."""
+
+
+class ConfigError(S3DError):
+    """An unknown configuration name or an inconsistent configuration."""
