@@ -1,0 +1,271 @@
+"""Generate, as a controller object that both operator paths drive (bpy glue).
+
+* UI: `start()` in invoke, then `step()` on every modal TIMER event. `step()` never blocks: it
+  polls the worker client and runs at most one short import slice.
+* Background (`blender -b`, tests, batch): `run_blocking()`; Blender's timers never fire there.
+Tests drive `start()`/`step()` directly to exercise the modal path without an event loop.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import bpy
+
+from . import capture, engine, projection
+from .importer import MeshImport
+from .session import GenerateSession
+
+ACTIVE: Optional["GenerateController"] = None  # the running UI job, if any (for the Cancel button)
+
+
+class GenerateError(RuntimeError):
+    pass
+
+
+@dataclass
+class CapturedSketch:
+    name: str
+    strokes: list  # 2D polylines [[x, y, pressure], ...]
+    basis: tuple  # view right/up/back in world space
+    extent: float  # world size of the drawing in the view plane
+    view: str  # "viewport" | "camera" | "front"
+
+
+def find_view3d(context: Any) -> tuple[Any, Any]:
+    """(area, WINDOW region) of the 3D viewport the user works in, or (None, None)."""
+    area = getattr(context, "area", None)
+    areas = [area] if area is not None and area.type == "VIEW_3D" else []
+    screen = getattr(context, "screen", None)
+    if screen is not None:
+        areas += [a for a in screen.areas if a.type == "VIEW_3D" and a not in areas]
+    for a in areas:
+        region = next((r for r in a.regions if r.type == "WINDOW"), None)
+        if region is not None and getattr(a.spaces.active, "region_3d", None) is not None:
+            return a, region
+    return None, None
+
+
+def camera_projection(scene: Any, cam: Any, depsgraph: Any) -> tuple[list, float, float]:
+    render = scene.render
+    w = render.resolution_x * render.pixel_aspect_x
+    h = render.resolution_y * render.pixel_aspect_y
+    proj = cam.calc_matrix_camera(depsgraph, x=render.resolution_x, y=render.resolution_y,
+                                  scale_x=render.pixel_aspect_x, scale_y=render.pixel_aspect_y)
+    m = projection.matmul(projection.rows(proj), projection.rows(cam.matrix_world.inverted()))
+    return m, w, h
+
+
+def project_sketch(context: Any, world: capture.WorldSketch, mode: str = "VIEW") -> CapturedSketch:
+    """World strokes -> 2D polylines, through the viewport (UI), the scene camera (batch) or
+    Blender's front view (fallback when there is neither)."""
+    scene = context.scene
+    if mode == "VIEW" and not bpy.app.background:
+        area, region = find_view3d(context)
+        if area is not None:
+            rv3d = area.spaces.active.region_3d
+            strokes = projection.project_strokes(world.strokes, projection.rows(rv3d.perspective_matrix),
+                                                 region.width, region.height)
+            basis = projection.basis_from_view_matrix(rv3d.view_matrix)
+            return _captured(world, strokes, basis, "viewport")
+    if mode in ("VIEW", "CAMERA") and scene.camera is not None:
+        cam = scene.camera
+        m, w, h = camera_projection(scene, cam, context.evaluated_depsgraph_get())
+        strokes = projection.project_strokes(world.strokes, m, w, h)
+        return _captured(world, strokes, projection.basis_from_camera(cam.matrix_world), "camera")
+    strokes = projection.project_orthographic(world.strokes, projection.FRONT_BASIS)
+    return _captured(world, strokes, projection.FRONT_BASIS, "front")
+
+
+def _captured(world: capture.WorldSketch, strokes: list, basis: tuple, view: str) -> CapturedSketch:
+    if not strokes:
+        raise capture.CaptureError(f"{world.name!r} is not visible from the {view} (all strokes behind it)")
+    return CapturedSketch(world.name, strokes, basis, projection.sketch_extent(world.strokes, basis), view)
+
+
+def settings_from_context(context: Any) -> engine.EngineSettings:
+    from .prefs import get_prefs
+
+    prefs = get_prefs(context)
+    if prefs is None:
+        return engine.resolve_settings()
+    return engine.resolve_settings(prefs.engine_python, prefs.weights, prefs.device, prefs.engine_root)
+
+
+@dataclass
+class _Pending:
+    job: Any
+    importer: MeshImport
+    steps: Any
+
+
+@dataclass
+class GenerateController:
+    seeds: list[int]
+    domain: str = "face"
+    mesh_resolution: int = 128
+    smooth: bool = True
+    decimate_faces: int = 0
+    parts_as_materials: bool = True
+    source: str = "AUTO"
+    view_mode: str = "VIEW"
+    settings: Optional[engine.EngineSettings] = None
+    session: Optional[GenerateSession] = None
+    sketch: Optional[CapturedSketch] = None
+    objects: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    imports: list = field(default_factory=list)
+    state: str = "idle"  # idle -> running -> finished | cancelled | failed
+    started: float = 0.0
+    finished_at: float = 0.0
+    step_times: list = field(default_factory=list)  # seconds spent in each start()/step() call
+    location: tuple = (0.0, 0.0, 0.0)
+    out_root: str = ""
+
+    @classmethod
+    def from_scene(cls, context: Any, count: int = 1) -> "GenerateController":
+        s = context.scene.s3d
+        seeds = [int(s.seed) + i for i in range(max(1, int(count)))]
+        return cls(seeds=seeds, domain=s.domain.lower(), mesh_resolution=int(s.mesh_resolution), smooth=bool(s.smooth),
+                   decimate_faces=int(s.decimate_faces) if s.decimate else 0, parts_as_materials=bool(s.parts_as_materials),
+                   source=s.source, view_mode=s.projection)
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def start(self, context: Any) -> None:
+        t0 = time.perf_counter()
+        self.started = time.monotonic()
+        scene = context.scene
+        world = capture.capture(scene, context.view_layer.objects.active, scene.frame_current, self.source,
+                                scene.objects)
+        self.sketch = project_sketch(context, world, self.view_mode)
+        self.settings = self.settings or settings_from_context(context)
+        client = engine.get_client(self.settings)
+        self.out_root = tempfile.mkdtemp(prefix="s3d_")
+        self.location = tuple(scene.cursor.location)
+        params = {
+            "weights": self.settings.weights_for(self.domain), "device": self.settings.device,
+            "sketch": {"strokes": self.sketch.strokes}, "mesh_resolution": self.mesh_resolution,
+            "smooth": self.smooth, "decimate_faces": self.decimate_faces, "formats": ["ply"],
+        }
+        self.session = GenerateSession(client, params, self.seeds, self.out_root, self.sketch.name)
+        self.session.start()  # raises WorkerError with a readable message if the Python is wrong
+        self.state = "running"
+        self._update_ui(context)
+        self.step_times.append(time.perf_counter() - t0)
+
+    def step(self, context: Any) -> str:
+        """One non-blocking polling step; returns the state."""
+        t0 = time.perf_counter()
+        try:
+            if self.state != "running":
+                return self.state
+            if self.imports:  # one import slice per step keeps every step short
+                pending = self.imports[0]
+                try:
+                    next(pending.steps)
+                except StopIteration:
+                    self.imports.pop(0)
+                    self.objects.append(pending.importer.object)
+                    self._remember(context, pending.importer)
+                return self.state
+            for job in self.session.step():
+                self._job_finished(context, job)
+            if self.session.finished and not self.imports:
+                self.state = "cancelled" if self.session.cancelled and not self.objects else (
+                    "finished" if self.objects else ("cancelled" if self.session.cancelled else "failed"))
+                self.finished_at = time.monotonic()
+            self._update_ui(context)
+            return self.state
+        finally:
+            self.step_times.append(time.perf_counter() - t0)
+
+    def run_blocking(self, context: Any, timeout: Optional[float] = None, on_update=None) -> str:
+        """Synchronous Generate (background mode, batch, tests)."""
+        if self.state == "idle":
+            self.start(context)
+        self.session.wait_all(timeout, on_update)
+        while self.step(context) == "running":
+            pass
+        return self.state
+
+    def cancel(self, context: Any = None) -> None:
+        if self.session is not None and self.state == "running":
+            self.session.cancel()
+            self.imports.clear()
+            self.state = "finished" if self.objects else "cancelled"
+            self.finished_at = time.monotonic()
+            if context is not None:
+                self._update_ui(context)
+
+    # ---- internals ----------------------------------------------------------------------------
+    def _job_finished(self, context: Any, job: Any) -> None:
+        req = job.request
+        if req.state == "error":
+            self.errors.append(f"seed {job.seed}: {req.error}" if len(self.seeds) > 1 else str(req.error))
+            return
+        if req.state != "done" or req.parsed is None:
+            return
+        ev = req.event
+        sk = self.sketch
+        scale = projection.fit_scale(sk.extent, float(ev.get("frame_extent") or 1.0))
+        index = self.seeds.index(job.seed)
+        loc = projection.offset_along(self.location, sk.basis[0], 1.1 * scale * index)
+        name = f"{sk.name}_s3d" + (f"_seed{job.seed}" if len(self.seeds) > 1 else "")
+        collection = getattr(context, "collection", None) or context.scene.collection
+        imp = MeshImport(
+            req.parsed, name, collection, label_names=ev.get("label_names") or [], palette=ev.get("palette") or [],
+            domain=ev.get("domain") or self.domain, parts_as_materials=self.parts_as_materials,
+            matrix_world=projection.placement_matrix(loc, sk.basis, scale), images=ev.get("files") or {},
+            props={"s3d_seed": int(job.seed), "s3d_domain": ev.get("domain") or self.domain, "s3d_sketch": sk.name,
+                   "s3d_view": sk.view, "s3d_weights": self.settings.weights_for(self.domain)},
+            view_layer=context.view_layer)
+        self.imports.append(_Pending(job, imp, imp.steps()))
+
+    def _remember(self, context: Any, imp: MeshImport) -> None:
+        state = getattr(context.window_manager, "s3d_state", None)
+        if state is not None:
+            state.last_object = imp.object.name
+            state.last_mask = imp.image_names.get("mask_rgb", "")
+            state.last_front = imp.image_names.get("front", "")
+
+    def status_text(self) -> str:
+        if self.state == "running" and self.session is not None:
+            if self.imports:
+                return "importing mesh"
+            return self.session.status_text()
+        if self.state == "finished":
+            took = (self.finished_at or time.monotonic()) - self.started
+            text = f"done: {len(self.objects)} object(s) in {took:.1f} s"
+            return text + (f", {len(self.errors)} failed" if self.errors else "")
+        if self.state == "cancelled":
+            return "cancelled"
+        if self.state == "failed":
+            return "failed: " + (self.errors[0] if self.errors else "unknown error")
+        return ""
+
+    @property
+    def progress(self) -> float:
+        return self.session.progress if self.session is not None else 0.0
+
+    def _update_ui(self, context: Any) -> None:
+        wm = context.window_manager
+        state = getattr(wm, "s3d_state", None)
+        if state is not None:
+            state.running = self.state == "running"
+            state.progress = self.progress
+            state.status = self.status_text()
+        if bpy.app.background:
+            return
+        workspace = getattr(context, "workspace", None)
+        if workspace is not None:
+            try:
+                workspace.status_text_set(f"S3D: {self.status_text()}  (Esc to cancel)" if self.state == "running" else None)
+            except (AttributeError, TypeError, RuntimeError):
+                pass
+        screen = getattr(context, "screen", None)
+        if screen is not None:
+            for area in screen.areas:
+                if area.type == "VIEW_3D":
+                    area.tag_redraw()

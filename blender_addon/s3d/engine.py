@@ -1,0 +1,81 @@
+"""The add-on's one persistent worker, and where its settings come from. No bpy.
+
+Settings precedence: the add-on preferences when set, else environment variables
+(S3D_ENGINE_PYTHON, S3D_ENGINE_ROOT, S3D_WEIGHTS, S3D_DEVICE), else defaults
+(auto-detected Python, weights named after the domain, device "auto").
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Optional
+
+from . import detect, plyio
+from .client import WorkerClient
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    python: str
+    engine_root: Optional[str]
+    weights: str  # may contain "{domain}"
+    device: str
+
+    def weights_for(self, domain: str) -> str:
+        w = (self.weights or "{domain}").strip()
+        return w.replace("{domain}", domain)
+
+
+def resolve_settings(python: str = "", weights: str = "", device: str = "", engine_root: str = "") -> EngineSettings:
+    python = (python or "").strip() or os.environ.get(detect.ENV_PYTHON, "") or detect.quick_guess()
+    if python:
+        python = os.path.abspath(os.path.expanduser(python))
+    root = (engine_root or "").strip() or os.environ.get(detect.ENV_ROOT, "")
+    if root:
+        root = os.path.abspath(os.path.expanduser(root))
+    elif python:
+        root = detect.engine_root_for(python) or ""
+    weights = (weights or "").strip() or os.environ.get("S3D_WEIGHTS", "") or "{domain}"
+    device = (device or "").strip().lower() or os.environ.get("S3D_DEVICE", "") or "auto"
+    return EngineSettings(python, root or None, weights, device)
+
+
+def parse_result(event: dict) -> Optional[plyio.PlyMesh]:
+    """Runs on the client's reader thread: read the PLY while Blender's UI thread is free."""
+    path = (event.get("files") or {}).get("ply")
+    if not path:
+        return None
+    return plyio.read_ply(path)
+
+
+_client: Optional[WorkerClient] = None
+_key: Optional[tuple] = None
+_lock = threading.Lock()
+
+
+def get_client(settings: EngineSettings) -> WorkerClient:
+    """The shared worker client for these settings (a change of interpreter restarts it)."""
+    global _client, _key
+    key = (settings.python, settings.engine_root)
+    with _lock:
+        if _client is not None and _key != key:
+            _client.shutdown()
+            _client = None
+        if _client is None:
+            _client = WorkerClient(settings.python, pythonpath=[settings.engine_root] if settings.engine_root else [],
+                                   on_result=parse_result)
+            _key = key
+        return _client
+
+
+def current_client() -> Optional[WorkerClient]:
+    return _client
+
+
+def shutdown() -> None:
+    global _client, _key
+    with _lock:
+        if _client is not None:
+            _client.shutdown()
+        _client, _key = None, None
