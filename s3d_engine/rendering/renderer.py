@@ -20,7 +20,7 @@ class RenderOptions:
     depth_resolution_importance: int
     clamp_mode: str = "softplus"
     white_back: bool = False
-    chunk_rays: int = 4096
+    chunk_rays: int = 1024
 
 
 def query_field(planes: torch.Tensor, decoder, points: torch.Tensor, box_warp: float) -> dict[str, torch.Tensor]:

@@ -1,0 +1,190 @@
+"""`s3d` command line: generate, batch, info, convert-pix2pix3d. Bad input ends with one clear
+line on stderr and exit status 2, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .errors import S3DError
+
+SKETCH_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", help="shipped weights name (e.g. face, cat) or a .safetensors path; default: the domain's shipped weights")
+    p.add_argument("--domain", choices=["face", "cat"], default="face")
+    p.add_argument("--random-init", metavar="CONFIG", choices=["tiny", "small", "paper"],
+                   help="use randomly initialised weights of this configuration (before trained weights exist)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+
+
+def _add_generate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mesh-res", type=int, default=128, help="marching-cubes grid resolution (e.g. 128, 256)")
+    p.add_argument("--smooth", type=int, default=0, metavar="N", help="Taubin smoothing iterations")
+    p.add_argument("--decimate", type=int, default=0, metavar="FACES", help="decimate to this many faces")
+    p.add_argument("--frames", type=int, default=8, help="turntable frames (0 = none)")
+    p.add_argument("--formats", default="glb,ply", help="mesh formats: any of glb,ply,obj")
+    p.add_argument("--fit", choices=["auto", "frame", "content"], default="auto",
+                   help="frame: keep the image framing; content: crop to the strokes")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="s3d", description="S3D for Blender engine: sketch -> labelled 3D head")
+    parser.add_argument("--version", action="version", version=f"s3d {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="one sketch -> mesh (GLB, PLY), mask, front view and turntable")
+    gen.add_argument("sketch", help="sketch image (black strokes on white)")
+    gen.add_argument("-o", "--out", required=True, help="output folder")
+    _add_model_args(gen)
+    _add_generate_args(gen)
+
+    batch = sub.add_parser("batch", help="every sketch in a folder; resumes where it stopped")
+    batch.add_argument("in_dir")
+    batch.add_argument("out_dir")
+    _add_model_args(batch)
+    _add_generate_args(batch)
+    batch.add_argument("--redo", action="store_true", help="regenerate sketches that already have results")
+
+    info = sub.add_parser("info", help="describe a weights file, or a named configuration")
+    info.add_argument("weights", nargs="?", help="weights name or .safetensors path")
+    info.add_argument("--config", choices=["tiny", "small", "paper"])
+    info.add_argument("--domain", choices=["face", "cat"], default="face")
+    info.add_argument("--keys", action="store_true", help="list generator state-dict names and shapes")
+    info.add_argument("--json", action="store_true", help="print JSON")
+
+    conv = sub.add_parser("convert-pix2pix3d", help="convert an official pix2pix3D .pkl to safetensors, safely")
+    conv.add_argument("checkpoint")
+    conv.add_argument("-o", "--out", required=True, help="output .safetensors path")
+    return parser
+
+
+def _pipeline(args: argparse.Namespace):
+    from .pipeline import S3DPipeline
+
+    if args.random_init:
+        name = f"random:{args.random_init}:{args.domain}"
+    else:
+        name = args.weights or args.domain
+    return S3DPipeline.from_pretrained(name, device=args.device)
+
+
+def _generate_one(pipe, sketch: Path, out: Path, args: argparse.Namespace) -> dict[str, Path]:
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    result = pipe(str(sketch), seed=args.seed, mesh_resolution=args.mesh_res, smooth=args.smooth,
+                  decimate_faces=args.decimate, turntable_frames=args.frames, fit=args.fit)
+    return result.save(out, formats=formats)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    pipe = _pipeline(args)
+    start = time.perf_counter()
+    files = _generate_one(pipe, Path(args.sketch), Path(args.out), args)
+    print(f"wrote {len(files)} files to {args.out} in {time.perf_counter() - start:.1f} s")
+    for kind, path in files.items():
+        print(f"  {kind:10s} {path}")
+    return 0
+
+
+def find_sketches(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise S3DError(f"input folder not found: {folder}")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SKETCH_SUFFIXES)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    in_dir, out_dir = Path(args.in_dir), Path(args.out_dir)
+    sketches = find_sketches(in_dir)
+    if not sketches:
+        raise S3DError(f"no sketch images ({', '.join(sorted(SKETCH_SUFFIXES))}) in {in_dir}")
+    todo = [s for s in sketches if args.redo or not (out_dir / s.stem / "result.json").exists()]
+    skipped = len(sketches) - len(todo)
+    if skipped:
+        print(f"resuming: {skipped} of {len(sketches)} sketches already done")
+    pipe = _pipeline(args) if todo else None
+    failures: dict[str, str] = {}
+    for sketch in tqdm(todo, desc="sketches", unit="sketch"):
+        try:
+            _generate_one(pipe, sketch, out_dir / sketch.stem, args)
+        except S3DError as exc:
+            failures[sketch.name] = str(exc)
+            tqdm.write(f"failed: {sketch.name}: {exc}")
+    report = {"total": len(sketches), "skipped": skipped, "done": len(todo) - len(failures), "failed": failures}
+    from .io_utils import write_text_atomic
+
+    write_text_atomic(out_dir / "batch_report.json", json.dumps(report, indent=2) + "\n")
+    print(f"{report['done']} generated, {skipped} skipped, {len(failures)} failed -> {out_dir}")
+    return 1 if failures else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    if args.config:
+        from .config import get_config
+
+        cfg = get_config(args.config, args.domain)
+        data: dict = {"config": cfg.to_dict()}
+        if args.keys:
+            import torch
+
+            from .models.generator import TriPlaneGenerator
+
+            with torch.device("meta"):
+                gen = TriPlaneGenerator(cfg)
+            data = {k: list(v.shape) for k, v in gen.state_dict().items()}
+    elif args.weights:
+        from .pipeline import resolve_weights
+        from .weights import load_weights
+
+        w = load_weights(resolve_weights(args.weights))
+        meta = dict(w.metadata)
+        data = {k: meta.get(k) for k in ("file", "sha256", "domain", "components", "parameters", "engine_version",
+                                         "created", "training_command", "source", "source_sha256") if k in meta}
+        data["config"] = meta["config"]["name"]
+        data["label_names"] = meta.get("label_names")
+        if args.keys:
+            data = {f"{c}.{k}": list(t.shape) for c in w.components for k, t in w.tensors[c].items()}
+    else:
+        raise S3DError("give a weights file, or --config NAME")
+    if args.json or args.keys:
+        print(json.dumps(data, indent=None if args.keys else 2))
+    else:
+        for key, value in data.items():
+            print(f"{key:16s} {value if key != 'config' or isinstance(value, str) else value['name']}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    try:
+        from .convert.pix2pix3d import convert_checkpoint
+    except ImportError as exc:  # pragma: no cover - the converter ships with the engine
+        raise S3DError(f"converter unavailable: {exc}") from None
+    out = convert_checkpoint(Path(args.checkpoint), Path(args.out))
+    print(f"wrote {out} (+ {Path(out).with_suffix('.json').name})")
+    return 0
+
+
+COMMANDS = {"generate": cmd_generate, "batch": cmd_batch, "info": cmd_info, "convert-pix2pix3d": cmd_convert}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except S3DError as exc:
+        print(f"s3d: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("s3d: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
