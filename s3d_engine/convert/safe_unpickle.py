@@ -382,16 +382,19 @@ def _np_scalar(dtype: Any, data: Any = None) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 # Calls that have no business running when a network-definition module is imported.
-_DANGEROUS_NAMES = frozenset({
-    "system", "popen", "Popen", "run", "call", "check_call", "check_output", "spawn", "spawnl", "spawnv",
-    "execv", "execve", "execl", "execlp", "execvp", "fork", "exec", "eval", "compile", "open", "__import__",
-    "import_module", "remove", "unlink", "rmdir", "rmtree", "rename", "replace", "mkdir", "makedirs", "write",
-    "write_text", "write_bytes", "touch", "urlopen", "urlretrieve", "socket", "create_connection", "connect",
-    "getattr", "setattr", "delattr", "globals", "locals", "vars", "breakpoint", "input", "load", "loads",
-    "chmod", "chown", "kill", "putenv", "setenv", "copyfile", "copy", "copytree", "move",
+_DANGEROUS_BUILTINS = frozenset({  # called by bare name
+    "exec", "eval", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
+    "vars", "breakpoint", "input",
 })
-_DANGEROUS_MODULES = frozenset({"os", "subprocess", "sys", "shutil", "socket", "builtins", "importlib", "ctypes",
-                                "pickle", "marshal", "urllib", "requests", "http", "pty", "signal", "io", "pathlib"})
+_DANGEROUS_ATTRIBUTES = frozenset({  # called as module.attr(...) or obj.attr(...)
+    "system", "popen", "Popen", "run", "call", "check_call", "check_output", "getoutput", "getstatusoutput",
+    "spawnl", "spawnle", "spawnlp", "spawnv", "spawnve", "spawnvp", "execv", "execve", "execl", "execle", "execlp",
+    "execvp", "execvpe", "fork", "forkpty", "startfile", "open", "import_module", "__import__", "remove",
+    "unlink", "rmdir", "removedirs", "rmtree", "rename", "renames", "mkdir", "makedirs", "write_text",
+    "write_bytes", "touch", "urlopen", "urlretrieve", "create_connection", "kill", "killpg", "putenv",
+    "chmod", "chown", "load", "loads", "symlink", "link", "truncate",
+})
+_DANGEROUS_NAMES_ANYWHERE = frozenset({"__builtins__", "__import__", "exec", "eval", "breakpoint"})
 _SOURCE_CACHE: dict[str, str | None] = {}
 
 
@@ -435,14 +438,20 @@ class _ImportTimeScanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
-        names = _call_target(node.func)
-        if names and (names[0] in _DANGEROUS_NAMES or names[-1] in _DANGEROUS_MODULES
-                      or any(n in ("exec", "eval", "__import__", "system", "Popen") for n in names)):
-            self.findings.append(f"line {node.lineno}: {'.'.join(reversed(names))}(...)")
+        func = node.func
+        if isinstance(func, ast.Name):
+            bad = func.id in _DANGEROUS_BUILTINS
+        elif isinstance(func, ast.Attribute):
+            bad = func.attr in _DANGEROUS_ATTRIBUTES
+        else:  # calling the result of a call or subscript: f(x)(y), table[k](y)
+            bad = True
+        if bad:
+            names = _call_target(func)
+            self.findings.append(f"line {node.lineno}: {'.'.join(reversed(names)) or 'a computed function'}(...)")
         self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> None:
-        if node.id in ("__builtins__", "__import__", "exec", "eval", "compile", "breakpoint"):
+        if node.id in _DANGEROUS_NAMES_ANYWHERE:
             self.findings.append(f"line {node.lineno}: {node.id}")
 
 
