@@ -298,15 +298,13 @@ class Worker:
     def do_generate(self, msg: dict) -> None:
         rid = msg.get("id")
         cancel = self.current_cancel
-        last = [0.0]
+        best = [0.0]
 
         def progress(stage: str, fraction: float) -> None:
             if cancel.is_set():
                 raise Cancelled()
-            now = time.monotonic()
-            if fraction >= 1.0 or now - last[0] > 0.05 or fraction == 0.0:
-                last[0] = now
-                self.out.send({"id": rid, "event": "progress", "stage": str(stage), "fraction": float(fraction)})
+            best[0] = max(best[0], min(1.0, float(fraction)))  # never goes backwards
+            self.out.send({"id": rid, "event": "progress", "stage": str(stage), "fraction": best[0]})
 
         sketch = parse_sketch(msg.get("sketch"))
         out_dir = msg.get("out_dir")

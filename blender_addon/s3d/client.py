@@ -302,7 +302,7 @@ class WorkerClient:
         if kind == "progress":
             req.state = "running"
             req.stage = str(event.get("stage", ""))
-            req.fraction = float(event.get("fraction", 0.0))
+            req.fraction = max(req.fraction, float(event.get("fraction", 0.0)))
         elif kind == "error":
             self._finish(req, "error", event, event.get("message") or "unknown engine error")
         elif kind == "cancelled":

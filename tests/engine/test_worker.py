@@ -1,0 +1,219 @@
+"""The JSON-lines worker (`python -m s3d_engine.worker`), driven through raw pipes.
+
+Most tests use the fake pipeline in tests/addon/fake_pipeline.py (fast, and able to be slow,
+noisy or broken on purpose); the last ones run the real S3DPipeline with random tiny weights.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FAKE_DIR = ROOT / "tests" / "addon"
+STROKES = {"strokes": [[[0, 0, 1], [10, 0, 1], [10, 12, 1], [0, 12, 1], [0, 0, 1]], [[3, 4], [4, 4]], [[6, 4], [7, 4]]]}
+
+
+class Worker:
+    def __init__(self, fake: bool = True, args=()):
+        env = dict(os.environ)
+        paths = [str(ROOT)] + ([str(FAKE_DIR)] if fake else [])
+        env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        if fake:
+            env["S3D_WORKER_PIPELINE"] = "fake_pipeline:FakePipeline"
+        else:
+            env.pop("S3D_WORKER_PIPELINE", None)
+        self.proc = subprocess.Popen([sys.executable, "-m", "s3d_engine.worker", *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=env,
+                                     cwd=str(ROOT))
+        self.lines: "queue.Queue[str | None]" = queue.Queue()
+        self.raw: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.stderr: list[str] = []
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.raw.append(line)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def send(self, **msg):
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+
+    def send_raw(self, text):
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def next(self, timeout=60.0):
+        line = self.lines.get(timeout=timeout)
+        if line is None:
+            raise EOFError("worker closed stdout")
+        return json.loads(line)
+
+    def until(self, rid, events=("result", "error", "cancelled", "info", "pong", "ok", "bye"), timeout=120.0):
+        """Collect messages for `rid` until one of `events`; returns them all."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.next(max(0.1, deadline - time.monotonic()))
+            if msg.get("id") == rid:
+                got.append(msg)
+                if msg["event"] in events:
+                    return got
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def worker():
+    w = Worker()
+    assert w.next()["event"] == "ready"
+    yield w
+    w.close()
+
+
+def test_ready_ping_and_info(worker):
+    worker.send(id="p", cmd="ping")
+    (pong,) = worker.until("p")
+    assert pong["event"] == "pong" and pong["pid"] == worker.proc.pid
+    worker.send(id="i", cmd="info", weights="fake:cat")
+    (info,) = worker.until("i")
+    assert info["event"] == "info"
+    assert info["info"]["version"] and info["info"]["device"] == "cpu"
+    assert info["info"]["pipeline"]["domain"] == "cat"
+    assert isinstance(info["info"]["weights_found"], list)
+
+
+def test_generate_streams_progress_then_result(worker, tmp_path):
+    worker.send(id="g", cmd="generate", weights="fake:face", device="cpu", sketch=STROKES, seed=3,
+                mesh_resolution=64, smooth=True, decimate_faces=0, out_dir=str(tmp_path / "out"))
+    msgs = worker.until("g")
+    progress = [m for m in msgs if m["event"] == "progress"]
+    result = msgs[-1]
+    assert result["event"] == "result", msgs
+    assert [p["stage"] for p in progress][:2] == ["load", "start"]
+    fractions = [p["fraction"] for p in progress]
+    assert max(fractions) == 1.0
+    assert Path(result["files"]["ply"]).is_file() and Path(result["files"]["front"]).is_file()
+    assert result["label_names"][13] == "hair" and len(result["palette"]) == 19
+    assert result["domain"] == "face" and result["seed"] == 3 and result["frame_extent"] > 0
+    assert result["timings"]["worker_total"] > 0
+
+
+def test_stdout_stays_clean_when_the_pipeline_prints(worker, tmp_path):
+    worker.send(id="n", cmd="generate", weights="fake:face:noisy", sketch=STROKES, out_dir=str(tmp_path))
+    assert worker.until("n")[-1]["event"] == "result"
+    for line in worker.raw:
+        json.loads(line)  # every stdout line is protocol
+    time.sleep(0.2)
+    assert any("junk" in line for line in worker.stderr)
+
+
+def test_errors_are_readable_and_the_worker_survives(worker, tmp_path):
+    worker.send(id="e", cmd="generate", weights="fake:face:error", sketch=STROKES, out_dir=str(tmp_path))
+    (err,) = [m for m in worker.until("e") if m["event"] == "error"]
+    assert err["kind"] == "SketchError" and "not a face" in err["message"]
+    assert "traceback" not in err  # user errors are one line
+    worker.send(id="m", cmd="generate", weights="fake:face", sketch={"nope": 1}, out_dir=str(tmp_path))
+    assert "strokes" in worker.until("m")[-1]["message"]
+    worker.send(id="o", cmd="generate", weights="fake:face", sketch=STROKES)
+    assert "out_dir" in worker.until("o")[-1]["message"]
+    worker.send_raw("{not json")
+    bad = worker.next()
+    assert bad["event"] == "error" and bad["kind"] == "ProtocolError"
+    worker.send(id="u", cmd="frobnicate")
+    assert "unknown command" in worker.until("u")[-1]["message"]
+    worker.send(id="p", cmd="ping")
+    assert worker.until("p")[-1]["event"] == "pong"
+
+
+def test_cancel_running_and_queued_jobs(worker, tmp_path):
+    worker.send(id="slow", cmd="generate", weights="fake:face:slow=0.4", sketch=STROKES, out_dir=str(tmp_path / "a"))
+    worker.send(id="queued", cmd="generate", weights="fake:face:slow=0.4", sketch=STROKES, out_dir=str(tmp_path / "b"))
+    # wait until the first job runs, then cancel both
+    while True:
+        msg = worker.next()
+        if msg.get("id") == "slow" and msg.get("stage") == "mask":
+            break
+    t0 = time.monotonic()
+    worker.send(id="c1", cmd="cancel", target="slow")
+    worker.send(id="c2", cmd="cancel", target="queued")
+    assert worker.until("slow")[-1]["event"] == "cancelled"
+    assert time.monotonic() - t0 < 1.5  # stopped at the next stage boundary
+    assert worker.until("queued")[-1]["event"] == "cancelled"
+    assert not (tmp_path / "b" / "mesh.ply").exists()
+    worker.send(id="after", cmd="generate", weights="fake:face", sketch=STROKES, out_dir=str(tmp_path / "c"))
+    assert worker.until("after")[-1]["event"] == "result"
+
+
+def test_shutdown_and_end_of_input(worker, tmp_path):
+    worker.send(id="s", cmd="shutdown")
+    assert worker.until("s")[-1]["event"] == "bye"
+    assert worker.proc.wait(10) == 0
+    w2 = Worker()
+    try:
+        assert w2.next()["event"] == "ready"
+        w2.send(id="g", cmd="generate", weights="fake:face:slow=2", sketch=STROKES, out_dir=str(tmp_path))
+        time.sleep(0.5)
+        w2.proc.stdin.close()  # the client went away mid-job
+        assert w2.proc.wait(10) == 0
+    finally:
+        w2.close()
+
+
+def test_a_crash_ends_the_process(tmp_path):
+    w = Worker()
+    try:
+        w.send(id="x", cmd="generate", weights="fake:face:crash", sketch=STROKES, out_dir=str(tmp_path))
+        assert w.proc.wait(30) == 17
+    finally:
+        w.close()
+
+
+# ---- the real pipeline (random tiny weights) --------------------------------------------------------
+needs_pipeline = pytest.mark.skipif(not (ROOT / "s3d_engine" / "pipeline.py").exists(), reason="no pipeline yet")
+
+
+@needs_pipeline
+def test_real_pipeline_generate_and_cache(tmp_path):
+    w = Worker(fake=False, args=["--device", "cpu"])
+    try:
+        assert w.next()["event"] == "ready"
+        w.send(id="i", cmd="info", weights="random:tiny:face")
+        info = w.until("i", timeout=300)[-1]
+        assert info["event"] == "info", info
+        assert info["info"]["pipeline"]["config"] == "tiny"
+        times = []
+        for k in range(2):
+            t0 = time.monotonic()
+            w.send(id=f"g{k}", cmd="generate", weights="random:tiny:face", sketch=STROKES, seed=k, mesh_resolution=48,
+                   smooth=False, out_dir=str(tmp_path / f"o{k}"))
+            msgs = w.until(f"g{k}", timeout=300)
+            times.append(time.monotonic() - t0)
+            res = msgs[-1]
+            assert res["event"] == "result", res
+            assert "load" not in [m.get("stage") for m in msgs]  # the model stays loaded
+            header = Path(res["files"]["ply"]).read_bytes()[:2000]
+            assert b"property uchar label" in header and b"property uchar red" in header
+            assert res["vertices"] > 0 and res["faces"] > 0
+        w.send(id="bad", cmd="generate", weights="no-such-weights", sketch=STROKES, out_dir=str(tmp_path / "x"))
+        err = w.until("bad")[-1]
+        assert err["event"] == "error" and err["kind"] == "WeightsError" and "no-such-weights" in err["message"]
+        w.send(id="img", cmd="generate", weights="random:tiny:face", sketch={"image": str(tmp_path / "missing.png")},
+               out_dir=str(tmp_path / "y"))
+        err = w.until("img")[-1]
+        assert err["event"] == "error" and "not found" in err["message"]
+    finally:
+        w.close()
