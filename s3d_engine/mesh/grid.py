@@ -21,7 +21,7 @@ def grid_coordinates(resolution: int, box_warp: float) -> torch.Tensor:
 
 @torch.no_grad()
 def density_grid(planes: torch.Tensor, decoder: TriPlaneDecoder, resolution: int, box_warp: float,
-                 slab: int = 8) -> np.ndarray:
+                 tile: int = 64) -> np.ndarray:
     """Raw sigma at grid[i, j, k] = (x_i, y_j, z_k); returns float32 (N, N, N), C-order [x, y, z].
     `planes` is (1, 3, C, R, R)."""
     if planes.shape[0] != 1:
@@ -42,13 +42,12 @@ def density_grid(planes: torch.Tensor, decoder: TriPlaneDecoder, resolution: int
     lattice_b = (((f_xz[1] + f_xz[2]) @ w1.t()) / 3 + b1).reshape(n, n, -1)
     w2 = (fc1.weight[0] * fc1.weight_gain).contiguous()
     b2 = float(fc1.bias[0] * fc1.bias_gain)
-    out = np.empty((n, n, n), dtype=np.float32)
-    for i0 in range(0, n, slab):
-        a = lattice_a[i0:i0 + slab, :, None, :]
-        b = lattice_b[i0:i0 + slab, None, :, :]
-        h = act(a + b)
-        out[i0:i0 + slab] = (h @ w2 + b2).cpu().numpy()
-    return out
+    out = torch.empty((n, n, n), dtype=torch.float32, device=planes.device)
+    for i in range(n):  # tiles of tile x N x hidden floats stay in cache (performance.md §2a)
+        b = lattice_b[i][None]
+        for j in range(0, n, tile):
+            out[i, j:j + tile] = act(lattice_a[i, j:j + tile, None, :] + b) @ w2
+    return (out + b2).cpu().numpy()
 
 
 @torch.no_grad()
