@@ -140,8 +140,7 @@ class S3DPipeline:
         images, labels = [], []
         for cam in cameras:
             c = torch.from_numpy(cam)[None].to(self.device)
-            with half_precision(self.device, self.half):
-                out = self.generator.render(planes, ws, c, generator=rng)
+            out = self.generator.render(planes, ws, c, generator=rng, half_sr=self.half)
             img = ((out["image"][0].float().clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(1, 2, 0)
             images.append(img.cpu().numpy())
             labels.append(out["semantic"][0].argmax(0).to(torch.uint8).cpu().numpy())
@@ -175,9 +174,9 @@ class S3DPipeline:
             label_map = self._check_mask(mask)
             norm = None
         t = stage("planes", 0.25)
-        with torch.no_grad(), half_precision(self.device, self.half):
+        with torch.no_grad():  # fp32, as pix2pix3D runs its backbone (num_fp16_res = 0)
             ws = self.mask_to_ws(label_map, seed, truncation_psi)
-            planes = self.generator.planes(ws).float()
+            planes = self.generator.planes(ws)
         timings["mapping_synthesis"] = time.perf_counter() - t
         t = stage("render", 0.4)
         cams = domain_camera(self.config.domain)[None]

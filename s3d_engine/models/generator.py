@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ..config import GEOMETRY_WS, ModelConfig
+from ..device import half_precision
 from ..rendering.ray_sampler import sample_rays
 from ..rendering.renderer import RenderOptions, query_field, render_rays
 from ..rendering.triplane import sample_from_planes
@@ -76,8 +77,11 @@ class TriPlaneGenerator(nn.Module):
         return query_field(planes, self.decoder, points, self.render_options.box_warp)
 
     def render(self, planes: torch.Tensor, ws: torch.Tensor, c: torch.Tensor, resolution: int | None = None,
-               generator: torch.Generator | None = None, super_resolve: bool = True) -> dict[str, torch.Tensor]:
-        """Render a tri-plane from cameras c (N, 25): raw and super-resolved RGB and semantics."""
+               generator: torch.Generator | None = None, super_resolve: bool = True,
+               half_sr: bool = False) -> dict[str, torch.Tensor]:
+        """Render a tri-plane from cameras c (N, 25): raw and super-resolved RGB and semantics.
+        The volume rendering always runs in fp32; `half_sr` runs the super-resolution convolutions
+        in fp16 on CUDA (pix2pix3D trains its SR blocks in fp16 with conv_clamp 256)."""
         res = resolution or self.neural_rendering_resolution
         cam2world = c[:, :16].reshape(-1, 4, 4).float()
         intrinsics = c[:, 16:25].reshape(-1, 3, 3).float()
@@ -98,8 +102,9 @@ class TriPlaneGenerator(nn.Module):
             "opacity": opacity.permute(0, 2, 1).reshape(n, 1, res, res),
         }
         if super_resolve:
-            out["image"] = self.superresolution(out["image_raw"], colour_features, ws)
-            out["semantic"] = self.superresolution_semantic(out["semantic_raw"], semantic_features, ws)
+            with half_precision(planes.device, half_sr):
+                out["image"] = self.superresolution(out["image_raw"], colour_features, ws).float()
+                out["semantic"] = self.superresolution_semantic(out["semantic_raw"], semantic_features, ws).float()
         return out
 
     def synthesis(self, ws: torch.Tensor, c: torch.Tensor, neural_rendering_resolution: int | None = None,
