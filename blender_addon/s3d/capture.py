@@ -199,19 +199,21 @@ def capture(scene: Any, active_object: Any, frame_current: int, source: str = "A
     """Pick the sketch: source 'GPENCIL' (the active GP object, see pick_gp_object), 'ANNOTATION',
     or 'AUTO' (a GP object if there is one to pick, else the scene's annotations)."""
     obj = pick_gp_object(active_object, objects) if source in ("AUTO", "GPENCIL") else None
+    gp_sketch = None
     if obj is not None:
-        sketch = gp_object_strokes(obj, frame_current)
-        if sketch.strokes or source == "GPENCIL":
-            return _check(sketch)
+        gp_sketch = gp_object_strokes(obj, frame_current)
+        if gp_sketch.strokes or source == "GPENCIL":
+            return _check(gp_sketch)
     if source == "GPENCIL":
         raise CaptureError("select a Grease Pencil object to generate from (or draw annotations and pick 'Annotations')")
     try:
-        sketch = annotation_strokes(scene, frame_current)
+        return _check(annotation_strokes(scene, frame_current))
     except CaptureError:
         if source == "ANNOTATION":
             raise
+        if gp_sketch is not None:
+            return _check(gp_sketch)  # the picked GP object is empty: say so
         raise CaptureError("nothing to generate from: make a Grease Pencil object active, or draw annotations") from None
-    return _check(sketch)
 
 
 def _check(sketch: WorldSketch) -> WorldSketch:

@@ -83,8 +83,8 @@ def vertex_colour_material() -> Any:
 
 def _vertex_colour_shader(mat: Any) -> None:
     try:
-        if not getattr(mat, "use_nodes", True):
-            mat.use_nodes = True
+        if mat.node_tree is None or bpy.app.version < (5, 0, 0):
+            mat.use_nodes = True  # always on (and deprecated) in 5.0
         nodes, links = mat.node_tree.nodes, mat.node_tree.links
         bsdf = next((n for n in nodes if n.type == "BSDF_PRINCIPLED"), None)
         if bsdf is None:
@@ -193,7 +193,7 @@ class MeshImport:
             img = load_image(self.images.get(kind), f"{obj.name} {'mask' if kind == 'mask_rgb' else kind}")
             if img is not None:
                 self.image_names[kind] = img.name
-                obj[f"s3d_{kind}_image"] = img.name
+                obj[f"s3d_{kind}_image"] = img  # an ID property: the object keeps the image saved
         self.collection.objects.link(obj)
         if self.select and self.view_layer is not None:
             try:

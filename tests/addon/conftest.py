@@ -132,7 +132,8 @@ def make_gp_object(bpy, name="Sketch", strokes=None, location=(0.0, 0.0, 0.0), f
     layer = data.layers.new("Lines")
     if v3:
         drawing = layer.frames.new(frame).drawing
-        drawing.add_strokes([len(s) for s in strokes])
+        if strokes:  # add_strokes([]) segfaults in 5.0.1
+            drawing.add_strokes([len(s) for s in strokes])
         for st, pts in zip(drawing.strokes, strokes):
             for p, co in zip(st.points, pts):
                 p.position = co
@@ -147,6 +148,7 @@ def make_gp_object(bpy, name="Sketch", strokes=None, location=(0.0, 0.0, 0.0), f
                 p.co = co
                 p.pressure = 1.0
     bpy.context.view_layer.objects.active = obj
+    bpy.context.view_layer.update()  # refresh matrix_world
     return obj
 
 
@@ -157,4 +159,46 @@ def add_front_camera(bpy, distance=10.0):
     cam.rotation_euler = (math.pi / 2, 0.0, 0.0)
     bpy.context.scene.collection.objects.link(cam)
     bpy.context.scene.camera = cam
+    bpy.context.view_layer.update()
     return cam
+
+
+def face_sketch_pixels(size=128, variant=0):
+    """A black-on-white face drawing as rows of grayscale bytes (no PIL needed)."""
+    img = [[255] * size for _ in range(size)]
+
+    def dot(x, y, r=1):
+        for yy in range(int(y) - r, int(y) + r + 1):
+            for xx in range(int(x) - r, int(x) + r + 1):
+                if 0 <= xx < size and 0 <= yy < size:
+                    img[yy][xx] = 0
+
+    c = size / 2
+    for t in range(400):
+        a = 2 * math.pi * t / 400
+        dot(c + 0.32 * size * math.cos(a), c + (0.40 + 0.02 * variant) * size * math.sin(a))
+    for ex in (-0.13, 0.13):
+        for t in range(60):
+            a = 2 * math.pi * t / 60
+            dot(c + ex * size + 0.05 * size * math.cos(a), c - 0.08 * size + 0.03 * size * math.sin(a))
+    for t in range(80):
+        dot(c - 0.12 * size + 0.24 * size * t / 80, c + 0.2 * size + 0.03 * size * math.sin(math.pi * t / 80))
+    return img
+
+
+def write_png(path, rows):
+    """Minimal grayscale PNG writer (zlib + struct)."""
+    import struct
+    import zlib
+
+    h, w = len(rows), len(rows[0])
+    raw = b"".join(b"\x00" + bytes(row) for row in rows)
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    with open(path, "wb") as fh:
+        fh.write(png)
