@@ -1,7 +1,7 @@
 """Convert pix2pix3D's published generators (`pix2pix3d_seg2face.pkl`, `pix2pix3d_seg2cat.pkl`)
 into our safetensors weights, without running anything from the file.
 
-Steps (see docs/CONVERT.md):
+Steps (see docs/PARITY.md, "Converting the official seg2face / seg2cat files"):
 
 1. `load_checkpoint_object` unpickles with an allow-list; persistent StyleGAN objects become
    inert `PersistentNode`s and their embedded source is never executed.

@@ -23,7 +23,9 @@ StateDict = Mapping[str, torch.Tensor]
 
 
 def f64(x) -> torch.Tensor:
-    return torch.as_tensor(x).detach().to(D)
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(D)
+    return torch.as_tensor(x, dtype=D)  # python floats and numpy arrays without a float32 detour
 
 
 # ==============================================================================================
