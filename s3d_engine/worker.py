@@ -300,11 +300,13 @@ class Worker:
         cancel = self.current_cancel
         best = [0.0]
 
-        def progress(stage: str, fraction: float) -> None:
+        def progress(stage: str, fraction: float, scale: float = 0.95) -> None:
             if cancel.is_set():
                 raise Cancelled()
-            best[0] = max(best[0], min(1.0, float(fraction)))  # never goes backwards
-            self.out.send({"id": rid, "event": "progress", "stage": str(stage), "fraction": best[0]})
+            # the pipeline's own 0..1 maps to 0..0.95; saving the files is the rest
+            best[0] = max(best[0], min(1.0, float(fraction) * scale))  # never goes backwards
+            self.out.send({"id": rid, "event": "progress", "stage": "finishing" if stage == "done" else str(stage),
+                           "fraction": best[0]})
 
         sketch = parse_sketch(msg.get("sketch"))
         out_dir = msg.get("out_dir")
@@ -324,7 +326,7 @@ class Worker:
         )
         if cancel.is_set():
             raise Cancelled()
-        progress("save", 0.0)
+        progress("save", 0.95, scale=1.0)
         t1 = time.perf_counter()
         files = save_outputs(result, Path(out_dir), msg.get("formats") or ["ply"])
         t_save = time.perf_counter() - t1

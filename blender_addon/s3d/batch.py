@@ -138,6 +138,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     all_items = [w[0] for w in work]
     total = len(work)
     log(f"{total} item(s) to convert into {out_root}")
+    if total == 0:
+        log(f"nothing to do: no sketch images ({', '.join(sorted(batch_plan.IMAGE_EXTS))}) or .blend files in {args.in_dir}")
 
     settings = engine.resolve_settings(args.python, args.weights, args.device, args.engine_root)
     client = WorkerClient(settings.python, pythonpath=[settings.engine_root] if settings.engine_root else [],
