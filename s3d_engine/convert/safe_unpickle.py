@@ -274,8 +274,10 @@ class _LegacyRecords:
     """persistent_load for the legacy (non-zip) torch.save format: storages are allocated when
     referenced and filled from the data section that follows the pickles."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int) -> None:
         self.roots: dict[str, Storage] = {}
+        self.max_bytes = max_bytes  # what the stream can hold: bounds allocations from bogus counts
+        self.allocated = 0
 
     def __call__(self, pid: Any) -> Any:
         if not isinstance(pid, tuple) or not pid or pid[0] != "storage":
@@ -288,6 +290,9 @@ class _LegacyRecords:
             raise CorruptCheckpointError(f"malformed storage record {pid!r:.80}")
         root = self.roots.get(key)
         if root is None:
+            self.allocated += numel * torch.empty((), dtype=storage_type.dtype).element_size()
+            if self.allocated > self.max_bytes:
+                raise CorruptCheckpointError(f"storage {key!r:.20} claims more data than the file holds")
             root = self.roots[key] = Storage(torch.empty(numel, dtype=storage_type.dtype))
         if view is None:
             return root
@@ -313,7 +318,7 @@ class _LegacyRecords:
                 target.copy_(_storage_from_bytes(raw, target.dtype, numel))
 
 
-def _read_legacy_stream(stream: BinaryIO, what: str, expect_storage: bool) -> Any:
+def _read_legacy_stream(stream: BinaryIO, what: str, expect_storage: bool, max_bytes: int) -> Any:
     """The legacy torch.save layout, read with restricted unpicklers throughout."""
     magic = RestrictedUnpickler(stream, allow=STORAGE_GLOBALS).load()
     if magic != LEGACY_MAGIC:
@@ -324,7 +329,7 @@ def _read_legacy_stream(stream: BinaryIO, what: str, expect_storage: bool) -> An
     sys_info = RestrictedUnpickler(stream, allow=STORAGE_GLOBALS).load()
     if not isinstance(sys_info, dict) or sys_info.get("little_endian") is not True:
         raise CorruptCheckpointError(f"{what}: only little-endian torch streams are supported")
-    records = _LegacyRecords()
+    records = _LegacyRecords(max_bytes)
     allow = STORAGE_GLOBALS if expect_storage else ALLOWED_GLOBALS
     obj = RestrictedUnpickler(stream, allow=allow, persistent_load=records).load()
     keys = RestrictedUnpickler(stream, allow=STORAGE_GLOBALS).load()
@@ -338,7 +343,8 @@ def _load_from_bytes(data: Any) -> Storage:
     """Safe replacement for `torch.storage._load_from_bytes` (which calls an unrestricted torch.load)."""
     if not isinstance(data, (bytes, bytearray)):
         raise CorruptCheckpointError(f"storage record holds a {type(data).__name__}, expected bytes")
-    return _read_legacy_stream(io.BytesIO(data), "an embedded tensor storage", expect_storage=True)
+    return _read_legacy_stream(io.BytesIO(data), "an embedded tensor storage", expect_storage=True,
+                               max_bytes=len(data))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,7 +363,7 @@ def _np_dtype(obj: Any, align: Any = False, copy: Any = False) -> np.dtype:
 def _np_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
     if subtype is not np.ndarray or not isinstance(shape, tuple) or not isinstance(dtype, (bytes, str)):
         raise UnsafeCheckpointError("refusing a numpy array record of an unexpected type")
-    return np.ndarray.__new__(np.ndarray, shape, np.uint8)  # real contents arrive through BUILD
+    return np.ndarray.__new__(np.ndarray, (0,), np.uint8)  # shape, dtype and contents arrive through BUILD
 
 
 def _np_frombuffer(buf: Any, dtype: Any, shape: Any, order: Any = "C") -> np.ndarray:
@@ -668,10 +674,13 @@ def _zip_records(archive: zipfile.ZipFile, prefix: str, what: str) -> Callable[[
         if key not in cache:
             name = f"{prefix}data/{key}"
             try:
-                raw = archive.read(name)
+                info = archive.getinfo(name)
             except KeyError:
                 raise CorruptCheckpointError(f"{what}: the archive has no {name}") from None
             elem = torch.empty((), dtype=storage_type.dtype).element_size()
+            if storage_type.name != "UntypedStorage" and info.file_size != numel * elem:
+                raise CorruptCheckpointError(f"{what}: {name} holds {info.file_size} bytes, expected {numel} x {elem}")
+            raw = archive.read(name)
             if storage_type.name == "UntypedStorage":
                 numel = len(raw) // elem
             cache[key] = Storage(_storage_from_bytes(raw, storage_type.dtype, numel))
@@ -715,7 +724,7 @@ def load_checkpoint_object(path: str | os.PathLike) -> Any:
         with open(path, "rb") as handle:
             # A legacy torch.save file starts with the pickled magic number (protocol 2, LONG1).
             if head.startswith(b"\x80\x02\x8a\x0a"):
-                return _read_legacy_stream(handle, path.name, expect_storage=False)
+                return _read_legacy_stream(handle, path.name, expect_storage=False, max_bytes=path.stat().st_size)
             obj = RestrictedUnpickler(handle).load()
             if handle.read(1):
                 raise CorruptCheckpointError(f"{path.name} has trailing data after the pickle")

@@ -449,3 +449,24 @@ def test_missing_file_cli_message(tmp_path, capsys):
     assert cli_main(["convert-pix2pix3d", str(tmp_path / "nope.pkl"), "-o", str(tmp_path / "o.safetensors")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
 
+
+
+def test_bogus_storage_size_is_refused_before_allocating(tmp_path):
+    """A legacy storage record claiming 10^12 floats in a few bytes is refused, not allocated."""
+
+    class _Marker:
+        pass
+
+    class _Writer(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", torch.FloatStorage, "0", "cpu", 10 ** 12, None) if isinstance(obj, _Marker) else None
+
+    body = io.BytesIO()
+    _Writer(body, protocol=2).dump(_Marker())
+    inner = (pickle.dumps(LEGACY_MAGIC, protocol=2) + pickle.dumps(1001, protocol=2)
+             + pickle.dumps({"protocol_version": 1001, "little_endian": True, "type_sizes": {}}, protocol=2)
+             + body.getvalue() + pickle.dumps(["0"], protocol=2))
+    path = tmp_path / "bogus.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": _Payload(torch.storage._load_from_bytes, (inner,))}, protocol=4))
+    with pytest.raises(CorruptCheckpointError, match="claims more data"):
+        load_checkpoint_object(path)
