@@ -12,7 +12,7 @@ from ..errors import S3DError
 from ..models.decoder import TriPlaneDecoder
 from .attributes import vertex_attributes
 from .cleanup import decimate, largest_component, taubin_smooth
-from .grid import density_grid
+from .grid import DensityLattice, refine
 from .isosurface import choose_level, extract_isosurface
 from .types import LabelledMesh
 
@@ -25,12 +25,14 @@ class MeshOptions:
     smooth_iterations: int = 0  # Taubin iterations (0 = off)
     decimate_faces: int = 0  # target face count (0 = off)
     auto_level_fraction: float = 0.15  # fallback when the field never reaches the level (untrained weights)
+    coarse_to_fine: bool = True  # exact near the surface only; from 65^3 up (even sizes become 2m + 1)
 
 
 @dataclass
 class MeshReport:
     level: float
     auto_level: bool
+    evaluated_fraction: float = 1.0
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -39,19 +41,30 @@ def fallback_level(grid: np.ndarray, fraction: float) -> float:
     return float(np.quantile(grid[1:-1, 1:-1, 1:-1], 1.0 - fraction))
 
 
+@torch.no_grad()
 def extract_mesh(planes: torch.Tensor, decoder: TriPlaneDecoder, num_classes: int, label_names: list[str],
                  box_warp: float, level: float, options: MeshOptions = MeshOptions()) -> tuple[LabelledMesh, MeshReport]:
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    grid = density_grid(planes, decoder, options.resolution, box_warp)
-    timings["field_grid"] = time.perf_counter() - t
     wanted = options.level if options.level is not None else level
-    chosen = choose_level(grid, wanted)
+    c2f = options.coarse_to_fine and options.resolution >= 65
+    n = options.resolution + (1 - options.resolution % 2) if c2f else options.resolution
+    lattice = DensityLattice(planes, decoder, n, box_warp)
+    sampled = lattice.dense(step=2 if c2f else 1)
+    sampled_np = sampled.cpu().numpy()
+    chosen = choose_level(sampled_np, wanted)
     auto = chosen is None
     if auto:
-        chosen = fallback_level(grid, options.auto_level_fraction)
-        if choose_level(grid, chosen) is None:
+        chosen = fallback_level(sampled_np, options.auto_level_fraction)
+        if choose_level(sampled_np, chosen) is None:
             raise S3DError("the density field is constant: no surface can be extracted")
+    fraction = 1.0
+    if c2f:
+        fine, fraction = refine(lattice, sampled, chosen)
+        grid = fine.cpu().numpy()
+    else:
+        grid = sampled_np
+    timings["field_grid"] = time.perf_counter() - t
     t = time.perf_counter()
     verts, faces = extract_isosurface(grid, chosen, box_warp)
     timings["marching_cubes"] = time.perf_counter() - t
@@ -67,4 +80,4 @@ def extract_mesh(planes: torch.Tensor, decoder: TriPlaneDecoder, num_classes: in
     colors, labels = vertex_attributes(planes, decoder, verts, num_classes, box_warp)
     timings["colouring"] = time.perf_counter() - t
     mesh = LabelledMesh(verts, faces, colors, labels, list(label_names))
-    return mesh, MeshReport(level=chosen, auto_level=auto, timings=timings)
+    return mesh, MeshReport(level=chosen, auto_level=auto, evaluated_fraction=fraction, timings=timings)

@@ -65,3 +65,25 @@ def test_untrained_field_falls_back_to_an_automatic_level():
     planes, dec = sphere_field()
     mesh, report = extract_mesh(planes, dec, 2, ["a", "b"], 1.0, 1e6, MeshOptions(resolution=32))
     assert report.auto_level and len(mesh.faces) > 0
+
+
+def test_coarse_to_fine_grid_classifies_every_point_like_the_dense_grid():
+    from s3d_engine.mesh.grid import density_grid_coarse_to_fine
+
+    planes, dec = sphere_field()
+    level = float(torch.nn.functional.softplus(torch.tensor(-RADIUS ** 2)))
+    dense = density_grid(planes, dec, 65, 1.0)
+    fine, fraction = density_grid_coarse_to_fine(planes, dec, 65, 1.0, level)
+    assert fraction < 0.35
+    assert np.array_equal(dense > level, fine > level)
+    near = np.abs(dense - level) < 1e-3
+    assert np.abs(dense - fine)[near].max() < 1e-5  # exact near the surface
+
+
+def test_coarse_to_fine_and_dense_meshes_agree():
+    planes, dec = sphere_field()
+    level = float(torch.nn.functional.softplus(torch.tensor(-RADIUS ** 2)))
+    a, ra = extract_mesh(planes, dec, 2, ["a", "b"], 1.0, level, MeshOptions(resolution=97, coarse_to_fine=True))
+    b, rb = extract_mesh(planes, dec, 2, ["a", "b"], 1.0, level, MeshOptions(resolution=97, coarse_to_fine=False))
+    assert ra.evaluated_fraction < 0.3 and rb.evaluated_fraction == 1.0
+    assert len(a.faces) == len(b.faces) and np.abs(a.vertices - b.vertices).max() < 1e-4
