@@ -150,6 +150,28 @@ def test_convert_paper_face_via_cli_and_from_pretrained(tmp_path, reference_layo
         assert torch.equal(loaded[key], state[key]), key
     assert pipe.config.domain == "face" and pipe.config.num_classes == 19
 
+    # Same outputs as the generator given the original state dict directly (the cheap paths of
+    # the paper model: decoder field queries, the z + c mapping, a small raw render).
+    from s3d_engine.cameras import domain_camera
+
+    with torch.device("meta"):
+        direct = TriPlaneGenerator(get_config("paper", "face"))
+    direct.load_state_dict(state, assign=True)
+    g = torch.Generator().manual_seed(7)
+    planes, ws = torch.randn(1, 3, 32, 256, 256, generator=g), torch.randn(1, 14, 512, generator=g)
+    points, z = torch.rand(1, 64, 3, generator=g) - 0.5, torch.randn(1, 512, generator=g)
+    c = torch.from_numpy(domain_camera("face", 0.2))[None]
+    outs = []
+    for model in (pipe.generator.eval(), direct.eval()):
+        with torch.no_grad():
+            field = model.sample_mixed(points, planes=planes)
+            render = model.render(planes, ws, c, resolution=4, generator=torch.Generator().manual_seed(1),
+                                  super_resolve=False)
+            outs.append([field["sigma"], field["rgb"], model.backbone.mapping.appearance(z, c),
+                         render["image_raw"], render["semantic_raw"]])
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
 
 # ------------------------------------------------------------------------------------------------
 # Identical outputs (tiny configuration of the same architecture)
