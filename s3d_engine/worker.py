@@ -30,6 +30,7 @@ Test hook: S3D_WORKER_PIPELINE="module:attr" replaces S3DPipeline with any objec
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import math
@@ -96,6 +97,15 @@ def _load_factory(spec: str | None):
     module_name, _, attr = spec.partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, attr or "S3DPipeline")
+
+
+def no_grad():
+    """Inference never needs autograd: run every job under torch.no_grad() (when torch exists)."""
+    try:
+        import torch
+    except ImportError:
+        return contextlib.nullcontext()
+    return torch.no_grad()
 
 
 def resolve_device(device: str) -> str:
@@ -316,14 +326,15 @@ class Worker:
         pipe = self.pipeline(msg.get("weights"), msg.get("device"), progress)
         t_load = time.perf_counter() - t0
         progress("start", 0.0)
-        result = pipe(
-            sketch,
-            seed=int(msg.get("seed", 0)),
-            mesh_resolution=int(msg.get("mesh_resolution", 128)),
-            smooth=bool(msg.get("smooth", True)),
-            decimate_faces=int(msg.get("decimate_faces", 0)),
-            progress=progress,
-        )
+        with no_grad():
+            result = pipe(
+                sketch,
+                seed=int(msg.get("seed", 0)),
+                mesh_resolution=int(msg.get("mesh_resolution", 128)),
+                smooth=bool(msg.get("smooth", True)),
+                decimate_faces=int(msg.get("decimate_faces", 0)),
+                progress=progress,
+            )
         if cancel.is_set():
             raise Cancelled()
         progress("save", 0.95, scale=1.0)
