@@ -28,8 +28,10 @@ import torch
 from ..config import ModelConfig, get_config
 from ..errors import WeightsError
 from ..labels import LABEL_SETS
-from .safe_unpickle import (CorruptCheckpointError, InertEasyDict, PersistentNode, Storage, is_node,
-                            load_checkpoint_object)
+from .errors import CorruptCheckpointError
+from .inert import InertEasyDict, PersistentNode, is_node
+from .safe_unpickle import load_checkpoint_object
+from .tensors import Storage
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Parity at the full `paper` configuration (not a pytest test: too heavy for the CPU suite).
 
-Runs the engine (float32, TF32 off) and the naive float64 reference (tests/parity/reference_ops.py)
+Runs the engine (float32, TF32 off) and the naive float64 reference (tests/parity/reference_*.py)
 on the same randomised paper generator and inputs, and reports the largest relative error of:
 ws, planes, sigma and features at points, the raw image / semantic logits / depth for a fixed
 set of depth samples, the RGB and semantic super-resolution from a 128^2 feature image, and the
@@ -28,8 +28,10 @@ from s3d_engine.config import get_config  # noqa: E402
 from s3d_engine.models.generator import TriPlaneGenerator  # noqa: E402
 from s3d_engine.rendering import ray_sampler  # noqa: E402
 from s3d_engine.rendering.renderer import render_with_depths  # noqa: E402
-from tests.parity import reference_ops as ref  # noqa: E402
-from tests.parity.test_parity import randomize  # noqa: E402
+from tests.parity import reference_mapping as ref_mapping  # noqa: E402
+from tests.parity import reference_rendering as ref_rendering  # noqa: E402
+from tests.parity import reference_stylegan as ref_stylegan  # noqa: E402
+from tests.parity.helpers import randomize  # noqa: E402
 
 
 def rel_err(actual: torch.Tensor, expected: torch.Tensor) -> float:
@@ -89,16 +91,18 @@ def main() -> int:
     if dev.type == "cuda":
         torch.set_default_device(dev)
     sd = gen.state_dict()
-    r_ws = ref.mapping(sd, "backbone.mapping", z, c, mask, classes, gen.num_ws)
-    r_img = ref.synthesis_network(sd, "backbone.synthesis", r_ws, g.synthesis_resolution)
+    r_ws = ref_mapping.mapping(sd, "backbone.mapping", z, c, mask, classes, gen.num_ws)
+    r_img = ref_stylegan.synthesis_network(sd, "backbone.synthesis", r_ws, g.synthesis_resolution)
     r_planes = r_img.reshape(1, 3, g.plane_channels, *r_img.shape[-2:])
-    r_field = ref.decoder(sd, "decoder", ref.sample_from_planes(r_planes, points, cfg.camera.box_warp))
-    r_depths = ref.stratified_depths(1, res * res, 2.25, 3.3, s, jitter)
-    r_image, r_depth, _ = ref.render_fixed_depths(sd, r_planes, c, r_depths, res, cfg.camera.box_warp)
+    r_features = ref_rendering.sample_from_planes(r_planes, points, cfg.camera.box_warp)
+    r_field = ref_rendering.decoder(sd, "decoder", r_features)
+    r_depths = ref_rendering.stratified_depths(1, res * res, 2.25, 3.3, s, jitter)
+    r_image, r_depth, _ = ref_rendering.render_fixed_depths(sd, r_planes, c, r_depths, res, cfg.camera.box_warp)
     blocks = len(g.sr_channels)
-    r_rgb = ref.super_resolution(sd, "superresolution", feat[:, :3], feat[:, :k], r_ws, blocks, g.sr_conv_clamp)
-    r_sem = ref.super_resolution(sd, "superresolution_semantic", feat[:, k:k + classes], feat[:, k:], r_ws, blocks,
-                                 g.sr_conv_clamp)
+    r_rgb = ref_stylegan.super_resolution(sd, "superresolution", feat[:, :3], feat[:, :k], r_ws, blocks,
+                                          g.sr_conv_clamp)
+    r_sem = ref_stylegan.super_resolution(sd, "superresolution_semantic", feat[:, k:k + classes], feat[:, k:], r_ws,
+                                          blocks, g.sr_conv_clamp)
     report["reference_s"] = round(time.time() - t1, 1)
 
     errors = report["errors"]
