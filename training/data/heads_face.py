@@ -34,7 +34,7 @@ class FaceHead:
     """One procedural person. `sdf`/`evaluate` take world points (N, 3) float32."""
 
     kind = "face"
-    relax = 0.8
+    relax = 0.9
 
     def __init__(self, params: FaceParams):
         self.p = params

@@ -111,7 +111,7 @@ def box_interval(origin: np.ndarray, dirs: np.ndarray, half: float = BOX_HALF) -
 
 
 STOP_PIXELS = 2.0  # a ray becomes a hit candidate within this many pixel footprints
-_LOOKAHEAD = 8  # half-footprint steps checked for a crossing on grazing rays
+_LOOKAHEAD = ((8, 0.5), (16, 1.0))  # (samples, footprints apart) checked for a crossing on grazing rays
 _TETRA = np.array([[1, -1, -1], [-1, -1, 1], [-1, 1, -1], [1, 1, 1]], dtype=np.float32)
 
 
@@ -187,7 +187,7 @@ def _march(sdf, origin, dirs, t, far, active, pixel_angle, relax, max_steps):
 
 
 def sphere_trace(sdf, origin: np.ndarray, dirs: np.ndarray, near: np.ndarray, far: np.ndarray,
-                 pixel_angle: float, relax: float, max_steps: int = 64, rounds: int = 3,
+                 pixel_angle: float, relax: float, max_steps: int = 64, rounds: int = 4,
                  bound=None) -> tuple[np.ndarray, np.ndarray]:
     """March every ray to within a footprint of the surface, confirm a zero crossing just ahead
     and put the hit on it; grazing rays resume behind the silhouette. Rays that start inside the
@@ -208,19 +208,23 @@ def sphere_trace(sdf, origin: np.ndarray, dirs: np.ndarray, near: np.ndarray, fa
         inside_start = t[cand] <= near[cand] + 1e-7
         hit[cand[inside_start]] = True
         cand, dc = cand[~inside_start], np.maximum(dc[~inside_start], 0.0)
-        # most rays cross zero within two footprints: one test point, linear interpolation
+        # a head-on ray meets the surface at about t + d: test just past it (a fixed jump could
+        # step through thin parts such as ears), interpolate linearly
         foot = pixel_angle * t[cand]
-        t2 = t[cand] + 2.0 * STOP_PIXELS * foot
+        t2 = t[cand] + dc + 0.25 * foot
         d2 = sdf(origin + t2[:, None] * dirs[cand])
         crossed = d2 < 0
         t_hit = np.where(crossed, t[cand] + (t2 - t[cand]) * dc / np.maximum(dc - d2, 1e-12), t2)
         rest = np.nonzero(~crossed)[0]
-        if rest.size:  # grazing rays: a finer look-ahead
-            offs = np.arange(1, _LOOKAHEAD + 1, dtype=np.float32) * 0.5
-            ts = t2[rest, None] + offs[None] * foot[rest, None]
+        t_from, d_from = t2, d2
+        for count, step in _LOOKAHEAD:  # grazing rays: sample ahead for a sign change, in one call per stage
+            if rest.size == 0:
+                break
+            offs = np.arange(1, count + 1, dtype=np.float32) * step
+            ts = t_from[rest, None] + offs[None] * foot[rest, None]
             dd = sdf((origin + ts[..., None] * dirs[cand[rest], None]).reshape(-1, 3)).reshape(len(rest), -1)
-            ts = np.concatenate([t2[rest, None], ts], 1)
-            dd = np.concatenate([d2[rest, None], dd], 1)
+            ts = np.concatenate([t_from[rest, None], ts], 1)
+            dd = np.concatenate([d_from[rest, None], dd], 1)
             neg = dd < 0
             j = np.maximum(neg.argmax(1), 1)
             rows = np.arange(len(rest))
@@ -229,6 +233,9 @@ def sphere_trace(sdf, origin: np.ndarray, dirs: np.ndarray, near: np.ndarray, fa
             ok = neg.any(1)
             crossed[rest] = ok
             t_hit[rest] = np.where(ok, t_lin, ts[:, -1])
+            t_from, d_from = t_hit.copy(), d2.copy()
+            d_from[rest] = dd[:, -1]
+            rest = rest[~ok]
         good = cand[crossed]
         t[good] = t_hit[crossed]
         d = sdf(origin + t[good, None] * dirs[good])  # one polish step onto the surface
