@@ -1,8 +1,9 @@
 """Sketch augmentation: S3D's own, plus stronger optional ones for hand-drawn robustness.
 
 S3D (`sketch2mask/train.py`, `RandomErodeDilateTransform`) applies, with probability 0.5, a 3x3
-erode or dilate (chosen at random) to the black-on-white sketch: on such images *erode* (a
-minimum filter) thickens the strokes and *dilate* thins them. That is `s3d_erode_dilate`.
+erode or dilate (chosen at random) to the black-on-white 512^2 sketch: on such images *erode*
+(a minimum filter) thickens the strokes and *dilate* thins them. That is `s3d_erode_dilate`
+(at smaller sizes it works at 512^2 internally, see there).
 
 The stronger set (`augment_sketch(..., strong=True)`) adds: a random affine (rotation, scale,
 shift), a smooth elastic warp, stroke dropout (erase the ink in random small cells),
@@ -20,13 +21,25 @@ import numpy as np
 from scipy import ndimage
 
 
-def s3d_erode_dilate(sketch: np.ndarray, rng: np.random.Generator, p: float = 0.5) -> np.ndarray:
-    """S3D's augmentation: with probability p, a 3x3 grey erosion or dilation (50/50)."""
+def s3d_erode_dilate(sketch: np.ndarray, rng: np.random.Generator, p: float = 0.5, reference: int = 512) -> np.ndarray:
+    """S3D's augmentation: with probability p, a 3x3 grey erosion or dilation (50/50).
+
+    S3D applies it at 512^2, where a 3x3 kernel moves stroke edges by a quarter of a pixel of
+    a 128^2 image. Below `reference` the sketch is therefore upsampled to `reference`, filtered,
+    and box-filtered back, which keeps the effect's physical size (a plain 3x3 dilation at 128^2
+    would erase 1-2 px strokes altogether)."""
     if rng.random() >= p:
         return sketch
-    if rng.random() < 0.5:
-        return ndimage.grey_erosion(sketch, size=(3, 3), mode="nearest")  # thicker strokes
-    return ndimage.grey_dilation(sketch, size=(3, 3), mode="nearest")  # thinner strokes
+    op = ndimage.grey_erosion if rng.random() < 0.5 else ndimage.grey_dilation  # erosion = thicker
+    size = sketch.shape[0]
+    if size >= reference:
+        return op(sketch, size=(3, 3), mode="nearest")
+    from PIL import Image
+
+    big = np.asarray(Image.fromarray(sketch.astype(np.float32), mode="F").resize((reference, reference), Image.Resampling.BILINEAR))
+    big = op(big, size=(3, 3), mode="nearest")
+    small = Image.fromarray(big, mode="F").resize(sketch.shape[::-1], Image.Resampling.BOX)
+    return np.clip(np.asarray(small, dtype=np.float32), 0.0, 1.0)
 
 
 def thickness(sketch: np.ndarray, pixels: int) -> np.ndarray:
@@ -109,8 +122,8 @@ def augment_sketch(sketch: np.ndarray, rng: np.random.Generator, strong: bool = 
             out = stroke_dropout(out, rng, fraction=rng.uniform(0.05, 0.2))
         if rng.random() < 0.7:
             out = random_warp(rng, out.shape[0]).apply(out)
-        if rng.random() < 0.3:
-            out = thickness(out, int(rng.choice([-1, 1, 2])))
+        if rng.random() < 0.3:  # thinning by whole pixels only where strokes are several pixels wide
+            out = thickness(out, int(rng.choice([-1, 1, 2] if out.shape[0] >= 256 else [1, 2])))
     return s3d_erode_dilate(out, rng)
 
 
