@@ -60,6 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.error("--res must be at least 16")
     if args.views_per_identity < 1:
         ap.error("--views-per-identity must be >= 1")
+    if not 0 <= args.seed < 1000:
+        ap.error("--seed must lie in [0, 1000)")
+    if args.mesh_res and (args.mesh_res < 16 or args.mesh_res % 4):
+        ap.error("--mesh-res must be 0 or a multiple of 4, at least 16")
     if args.test_count is None:
         args.test_count = args.count // 10
     return args
@@ -162,7 +166,8 @@ def run(args: argparse.Namespace) -> dict:
     if args.sheet and args.count:
         stride = args.views_per_identity if args.count >= args.sheet * args.views_per_identity else 1
         sheet = contact_sheet(layout, "train", args.kind, args.count, n=args.sheet, stride=stride)
-        sheet.save(layout.root / "contact_sheet.png")
+        # a quick-look image: a 256-colour palette keeps it small enough to commit or mail
+        sheet.quantize(256, dither=0).save(layout.root / "contact_sheet.png", optimize=True)
     return summary
 
 
