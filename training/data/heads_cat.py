@@ -9,7 +9,6 @@ labelled face: it is fur, and the 6-class set has no body class.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np

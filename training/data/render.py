@@ -29,6 +29,8 @@ import numpy as np
 
 from s3d_engine.cameras import split_camera_label
 
+from .sdf import trilinear
+
 BOX_HALF = 0.5
 
 
@@ -121,8 +123,6 @@ class CoarseField:
     SDF is needed. ~36k SDF evaluations per head, reused by all its views."""
 
     def __init__(self, sdf, n: int = 33):
-        from .sdf import trilinear  # noqa: F401  (kept local: render has no other sdf import)
-
         self.spacing = 2 * BOX_HALF / (n - 1)
         self.lo = np.full(3, -BOX_HALF, np.float32)
         axis = (np.arange(n) * self.spacing - BOX_HALF).astype(np.float32)
@@ -131,8 +131,6 @@ class CoarseField:
         self.margin = self.spacing * 3 ** 0.5
 
     def bound(self, p: np.ndarray) -> np.ndarray:
-        from .sdf import trilinear
-
         return trilinear(self.grid, self.lo, self.spacing, p) - self.margin
 
 
