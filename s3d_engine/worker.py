@@ -415,11 +415,28 @@ def error_event(rid, exc: BaseException) -> dict[str, Any]:
     return event
 
 
+def lower_priority(n: int) -> None:
+    try:
+        if hasattr(os, "nice"):
+            os.nice(n)
+        elif sys.platform == "win32":  # pragma: no cover
+            import ctypes
+
+            below_normal = 0x4000
+            ctypes.windll.kernel32.SetPriorityClass(ctypes.windll.kernel32.GetCurrentProcess(), below_normal)
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m s3d_engine.worker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", default=None, help="weights to preload (face, cat, a .safetensors path, random:tiny:face)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="lower this process' CPU priority by N (a front end's UI thread stays responsive)")
     args = parser.parse_args(argv)
+    if args.nice > 0:
+        lower_priority(args.nice)
     out = ProtocolOut(claim_stdout())
     from . import __version__
 

@@ -123,6 +123,8 @@ class GenerateController:
     step_times: list = field(default_factory=list)  # seconds spent in each start()/step() call
     location: tuple = (0.0, 0.0, 0.0)
     out_root: str = ""
+    _ui_key: tuple = ()
+    step_budget: float = 0.015  # seconds of import work per step (the UI target is <= 50 ms per step)
 
     @classmethod
     def from_scene(cls, context: Any, count: int = 1) -> "GenerateController":
@@ -161,7 +163,10 @@ class GenerateController:
         try:
             if self.state != "running":
                 return self.state
-            if self.imports:  # one import slice per step keeps every step short
+            for job in self.session.step():
+                self._job_finished(context, job)
+            # import slices until the step's time budget is spent: short steps, few timer ticks
+            while self.imports and time.perf_counter() - t0 < self.step_budget:
                 pending = self.imports[0]
                 try:
                     next(pending.steps)
@@ -169,9 +174,6 @@ class GenerateController:
                     self.imports.pop(0)
                     self.objects.append(pending.importer.object)
                     self._remember(context, pending.importer)
-                return self.state
-            for job in self.session.step():
-                self._job_finished(context, job)
             if self.session.finished and not self.imports:
                 self.state = "cancelled" if self.session.cancelled and not self.objects else (
                     "finished" if self.objects else ("cancelled" if self.session.cancelled else "failed"))
@@ -250,22 +252,30 @@ class GenerateController:
         return self.session.progress if self.session is not None else 0.0
 
     def _update_ui(self, context: Any) -> None:
+        """Push status and progress to the panel and the status bar, only when they changed, and
+        redraw only the sidebar (redrawing the whole 3D view every tick is what costs)."""
+        text = self.status_text()
+        key = (self.state, text, int(self.progress * 100))
+        if key == self._ui_key:
+            return
+        self._ui_key = key
         wm = context.window_manager
         state = getattr(wm, "s3d_state", None)
         if state is not None:
             state.running = self.state == "running"
             state.progress = self.progress
-            state.status = self.status_text()
+            state.status = text
         if bpy.app.background:
             return
         workspace = getattr(context, "workspace", None)
         if workspace is not None:
             try:
-                workspace.status_text_set(f"S3D: {self.status_text()}  (Esc to cancel)" if self.state == "running" else None)
+                workspace.status_text_set(f"S3D: {text}  (Esc to cancel)" if self.state == "running" else None)
             except (AttributeError, TypeError, RuntimeError):
                 pass
-        screen = getattr(context, "screen", None)
-        if screen is not None:
-            for area in screen.areas:
+        for window in wm.windows:
+            for area in window.screen.areas:
                 if area.type == "VIEW_3D":
-                    area.tag_redraw()
+                    for region in area.regions:
+                        if region.type == "UI":
+                            region.tag_redraw()

@@ -49,6 +49,8 @@ def parse_result(event: dict) -> Optional[plyio.PlyMesh]:
     return plyio.read_ply(path)
 
 
+WORKER_NICE = int(os.environ.get("S3D_WORKER_NICE", "10"))
+
 _client: Optional[WorkerClient] = None
 _key: Optional[tuple] = None
 _lock = threading.Lock()
@@ -63,8 +65,10 @@ def get_client(settings: EngineSettings) -> WorkerClient:
             _client.shutdown()
             _client = None
         if _client is None:
+            # the worker runs at a lower CPU priority: on a machine with few cores, Blender's UI
+            # thread would otherwise wait for CPU time while torch uses every core
             _client = WorkerClient(settings.python, pythonpath=[settings.engine_root] if settings.engine_root else [],
-                                   on_result=parse_result)
+                                   worker_args=["--nice", str(WORKER_NICE)], on_result=parse_result)
             _key = key
         return _client
 

@@ -152,14 +152,12 @@ class MeshImport:
             pos.data.foreach_set("vector", _flat(verts))
         else:
             me.vertices.foreach_set("co", _flat(verts))
-        yield "vertices"
         me.loops.add(3 * nf)
         corner = me.attributes.get(".corner_vert")
         if corner is not None:
             corner.data.foreach_set("value", _flat(ply.faces))
         else:
             me.loops.foreach_set("vertex_index", _flat(ply.faces))
-        yield "corners"
         me.polygons.add(nf)
         if np is not None:
             me.polygons.foreach_set("loop_start", np.arange(0, 3 * nf, 3, dtype=np.int32))
@@ -169,13 +167,14 @@ class MeshImport:
             me.polygons.foreach_set("loop_start", list(range(0, 3 * nf, 3)))
             if bpy.app.version < (4, 0, 0):
                 me.polygons.foreach_set("loop_total", [3] * nf)
-        yield "faces"
         me.update(calc_edges=True)
         if hasattr(me, "shade_smooth"):
             me.shade_smooth()
         else:
             me.polygons.foreach_set("use_smooth", [True] * nf)
-        yield "topology"
+        # never yield before this point: Blender must not see a half-built mesh between two
+        # steps (its event loop then spends hundreds of ms on it)
+        yield "mesh"
         if ply.colors is not None:
             self._colors(me, ply)
         if ply.labels is not None:
