@@ -31,13 +31,16 @@ class S3D_PT_main(bpy.types.Panel):
         col.prop(s, "projection")
         col.prop(s, "domain")
         col.prop(s, "seed")
-        col.prop(s, "mesh_resolution")
+        col.prop(s, "mesh_resolution", text="Resolution")
+
+        col = layout.column(align=True)  # options: full-width checkboxes, nothing cut in a narrow sidebar
+        col.enabled = not running
         col.prop(s, "smooth")
-        row = col.row(heading="Decimation")
-        row.prop(s, "decimate", text="")
-        sub = row.row()
+        row = col.row(align=True)
+        row.prop(s, "decimate", text="Decimate")
+        sub = row.row(align=True)
         sub.enabled = s.decimate
-        sub.prop(s, "decimate_faces", text="")
+        sub.prop(s, "decimate_faces", text="Faces")
         col.prop(s, "parts_as_materials")
 
         col = layout.column()
