@@ -1,0 +1,76 @@
+"""Losses for the CPU training recipe (docs/TRAINING.md).
+
+Generator: direct multi-view supervision of the volume rendering on a random subset of rays
+(in place of pix2pix3D's adversarial losses): L1 on RGB composited on black, cross-entropy of
+the composited semantic logits on foreground rays, BCE of the opacity against the GT alpha, L1
+of the expected ray depth on foreground rays.
+
+U-Net (S3D `sketch2mask/train.py` + `loss.py`): CE + multi-class Dice + MSE between the
+bottleneck style code and the frozen generator encoder's geometry ws."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1e-6) -> torch.Tensor:
+    """S3D `MultiClassDiceLoss`: softmax, one-hot target, Dice per (batch, class), 1 - mean."""
+    probs = logits.softmax(1)
+    onehot = F.one_hot(target.long(), logits.shape[1]).permute(0, 3, 1, 2).to(probs.dtype)
+    inter = (probs * onehot).sum((2, 3))
+    union = probs.sum((2, 3)) + onehot.sum((2, 3))
+    return 1 - ((2 * inter + smooth) / (union + smooth)).mean()
+
+
+def unet_loss(logits: torch.Tensor, style: torch.Tensor, mask: torch.Tensor,
+              style_target: torch.Tensor | None, mse_weight: float = 1.0) -> dict[str, torch.Tensor]:
+    """S3D: L = CE + Dice + mse_weight * MSE(style (B, w_dim, 7), target (B, w_dim, 7))."""
+    ce = F.cross_entropy(logits, mask.long())
+    dice = dice_loss(logits, mask)
+    out = {"ce": ce, "dice": dice}
+    total = ce + dice
+    if style_target is not None:
+        mse = F.mse_loss(style, style_target)
+        out["mse"] = mse
+        total = total + mse_weight * mse
+    out["total"] = total
+    return out
+
+
+def ray_targets(rgb: torch.Tensor, labels: torch.Tensor, alpha: torch.Tensor, depth: torch.Tensor,
+                directions: torch.Tensor, cam2world: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Ground truth for selected rays. rgb (B, M, 3) uint8, labels/alpha (B, M), depth (B, M)
+    camera-space z; directions (B, M, 3) unit world directions. Returns RGB in [-1, 1]
+    composited on black (empty space renders -1), the distance along the ray (the renderer's
+    depth) and float alpha."""
+    a = alpha.float()
+    colour = (rgb.float() / 255.0) * a[..., None] * 2 - 1
+    forward = cam2world[:, :3, 2]  # OpenCV camera z axis in world coordinates
+    cos = (directions * forward[:, None, :]).sum(-1).clamp_min(1e-3)
+    return {"rgb": colour, "labels": labels.long(), "alpha": a, "t": depth.float() / cos}
+
+
+def render_loss(features: torch.Tensor, depth: torch.Tensor, opacity: torch.Tensor, target: dict[str, torch.Tensor],
+                output_dim: int, num_classes: int, weights: dict[str, float]) -> dict[str, torch.Tensor]:
+    """features (B, M, 2 * output_dim) = [colour | semantic] composites mapped to [-1, 1]."""
+    rgb = features[..., :3]
+    sem = features[..., output_dim:output_dim + num_classes]
+    fg = target["alpha"]
+    n_fg = fg.sum().clamp_min(1.0)
+    l_rgb = (rgb - target["rgb"]).abs().mean()
+    ce = F.cross_entropy(sem.reshape(-1, num_classes), target["labels"].reshape(-1), reduction="none")
+    l_sem = (ce * fg.reshape(-1)).sum() / n_fg
+    op = opacity[..., 0].clamp(1e-4, 1 - 1e-4)
+    l_alpha = F.binary_cross_entropy(op, fg)
+    l_depth = ((depth[..., 0] - target["t"]).abs() * fg).sum() / n_fg
+    total = (weights.get("rgb", 1.0) * l_rgb + weights.get("sem", 1.0) * l_sem
+             + weights.get("alpha", 1.0) * l_alpha + weights.get("depth", 1.0) * l_depth)
+    return {"total": total, "rgb": l_rgb, "sem": l_sem, "alpha": l_alpha, "depth": l_depth}
+
+
+def sr_loss(image: torch.Tensor, semantic: torch.Tensor, rgb_target: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Super-resolved RGB (B, 3, R, R) and logits (B, C, R, R): L1 + CE over all pixels
+    (the SR branch must also learn the background class from the empty raw semantics)."""
+    l1 = (image - rgb_target).abs().mean()
+    ce = F.cross_entropy(semantic, labels.long())
+    return {"total": l1 + ce, "sr_rgb": l1, "sr_sem": ce}

@@ -1,0 +1,224 @@
+"""Train pix2pix3D's generator (mapping + tri-plane synthesis + decoder + renderer + SR) on the
+CPU with direct multi-view supervision from the procedural ground truth (docs/TRAINING.md).
+
+Each step, for B identities: the label map of an input view A and its camera c_A condition the
+mapping (as in pix2pix3D); a target view B of the same identity (any of its views, A included:
+pix2pix3D's reconstruction case) is rendered on a random subset of its pixel rays and supervised
+with RGB, semantics, opacity and depth (`training.losses.render_loss`). Every `--sr-every`
+steps the super-resolution blocks are trained on a full neural rendering of one sample, with the
+raw branch detached (L1 RGB + CE at the output resolution).
+
+    python -m training.train_generator --data out/face_data --out out/gen_face --minutes 40
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from s3d_engine.config import get_config
+from s3d_engine.models.generator import TriPlaneGenerator
+from s3d_engine.rendering.ray_sampler import sample_rays
+from s3d_engine.rendering.renderer import render_rays
+from s3d_engine.weights import load_into, load_weights, save_weights
+
+from .arrays import Arrays, load_folder
+from .losses import ray_targets, render_loss, sr_loss
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m training.train_generator", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", required=True, help="folder written by training.make_dataset")
+    ap.add_argument("--out", required=True, help="output folder for checkpoints and the log")
+    ap.add_argument("--config", default="small")
+    ap.add_argument("--domain", default="face")
+    ap.add_argument("--steps", type=int, default=10 ** 9)
+    ap.add_argument("--minutes", type=float, default=40.0, help="wall-clock budget")
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--rays", type=int, default=1024, help="rays per sample per step")
+    ap.add_argument("--depth-samples", type=int, default=40, help="stratified samples per ray (no importance pass)")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--sr-lr", type=float, default=2e-3)
+    ap.add_argument("--sr-every", type=int, default=4)
+    ap.add_argument("--ema-halflife", type=float, default=100.0, help="EMA half-life in steps (0 = off)")
+    ap.add_argument("--w-rgb", type=float, default=1.0)
+    ap.add_argument("--w-sem", type=float, default=1.0)
+    ap.add_argument("--w-alpha", type=float, default=1.0)
+    ap.add_argument("--w-depth", type=float, default=2.0)
+    ap.add_argument("--ckpt-minutes", type=float, default=4.0)
+    ap.add_argument("--log-every", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resume", default=None, help="generator .safetensors to start from")
+    ap.add_argument("--limit", type=int, default=None, help="use only the first N samples")
+    return ap.parse_args(argv)
+
+
+class Trainer:
+    def __init__(self, arrays: Arrays, config, args: argparse.Namespace) -> None:
+        self.a, self.config, self.args = arrays, config, args
+        torch.manual_seed(args.seed)
+        self.rng = np.random.default_rng(args.seed)
+        self.G = TriPlaneGenerator(config).train()
+        if args.resume:
+            load_into(self.G, load_weights(args.resume).state_dict("generator"), args.resume)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        sr_params = list(self.G.superresolution.parameters()) + list(self.G.superresolution_semantic.parameters())
+        sr_ids = {id(p) for p in sr_params}
+        main = [p for p in self.G.parameters() if id(p) not in sr_ids]
+        self.opt = torch.optim.Adam(main, lr=args.lr, betas=(0.9, 0.99), eps=1e-8)
+        self.opt_sr = torch.optim.Adam(sr_params, lr=args.sr_lr, betas=(0.9, 0.99), eps=1e-8)
+        self.train_options = dataclasses.replace(self.G.render_options, depth_resolution=args.depth_samples,
+                                                 depth_resolution_importance=0)
+        self.groups = arrays.groups()
+        self.res = arrays.resolution
+        self.k = self.G.decoder.output_dim
+        self.C = config.num_classes
+        self.weights = {"rgb": args.w_rgb, "sem": args.w_sem, "alpha": args.w_alpha, "depth": args.w_depth}
+        self.step = 0
+
+    # ------------------------------------------------------------------ data
+    def batch(self) -> dict[str, torch.Tensor]:
+        a, B = self.a, self.args.batch
+        ids = self.rng.choice(len(self.groups), size=B, replace=len(self.groups) < B)
+        src, dst = [], []
+        for g in ids:
+            views = self.groups[g]
+            src.append(int(self.rng.choice(views)))
+            dst.append(int(self.rng.choice(views)))
+        src_i, dst_i = np.asarray(src), np.asarray(dst)
+        t = torch.from_numpy
+        return {
+            "mask": t(a.labels[src_i].astype(np.int64)), "c_in": t(a.camera[src_i]),
+            "c_out": t(a.camera[dst_i]), "rgb": t(a.rgb[dst_i]), "labels": t(a.labels[dst_i].astype(np.int64)),
+            "alpha": t(a.alpha[dst_i]), "depth": t(a.depth[dst_i]),
+        }
+
+    # ------------------------------------------------------------------ steps
+    def train_step(self) -> dict[str, float]:
+        G, args = self.G, self.args
+        b = self.batch()
+        B = b["mask"].shape[0]
+        z = torch.randn(B, self.config.generator.z_dim)
+        ws = G.mapping(z, b["c_in"], mask=b["mask"], update_emas=True)
+        planes = G.planes(ws)
+        c = b["c_out"]
+        cam2world, intr = c[:, :16].reshape(-1, 4, 4), c[:, 16:25].reshape(-1, 3, 3)
+        origins, dirs = sample_rays(cam2world, intr, self.res)
+        n_pix = self.res * self.res
+        m = min(args.rays, n_pix)
+        sel = torch.stack([torch.randperm(n_pix)[:m] for _ in range(B)])  # (B, m)
+        g3 = sel[..., None].expand(-1, -1, 3)
+        o, d = torch.gather(origins, 1, g3), torch.gather(dirs, 1, g3)
+        flat = lambda x: x.reshape(B, n_pix, *x.shape[3:])  # noqa: E731
+        rgb = torch.gather(flat(b["rgb"]), 1, g3)
+        labels = torch.gather(flat(b["labels"]), 1, sel)
+        alpha = torch.gather(flat(b["alpha"]), 1, sel)
+        depth = torch.gather(flat(b["depth"]), 1, sel)
+        target = ray_targets(rgb, labels, alpha, depth, d, cam2world)
+        features, dep, opacity = render_rays(planes, G.decoder, o, d, self.train_options)
+        losses = render_loss(features, dep, opacity, target, self.k, self.C, self.weights)
+        self.opt.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        self.opt.step()
+        out = {k: float(v.detach()) for k, v in losses.items()}
+        if args.sr_every > 0 and self.step % args.sr_every == 0:
+            out.update(self.sr_step(planes.detach()[:1], ws.detach()[:1], c[:1], b))
+        self.update_ema()
+        self.step += 1
+        return out
+
+    def sr_step(self, planes: torch.Tensor, ws: torch.Tensor, c: torch.Tensor, b: dict) -> dict[str, float]:
+        """Full neural rendering (inference options, no grad), then the two SR networks."""
+        G = self.G
+        r = G.neural_rendering_resolution
+        with torch.no_grad():
+            o, d = sample_rays(c[:, :16].reshape(-1, 4, 4), c[:, 16:25].reshape(-1, 3, 3), r)
+            feats, _, _ = render_rays(planes, G.decoder, o, d, G.render_options)
+            fimg = feats.permute(0, 2, 1).reshape(1, feats.shape[-1], r, r)
+        colour, semantic = fimg[:, :self.k], fimg[:, self.k:]
+        image = G.superresolution(colour[:, :3], colour, ws)
+        sem = G.superresolution_semantic(semantic[:, :self.C], semantic, ws)
+        R = image.shape[-1]
+        rgb = b["rgb"][:1].permute(0, 3, 1, 2).float() / 255.0 * b["alpha"][:1, None].float() * 2 - 1
+        labels = b["labels"][:1]
+        if rgb.shape[-1] != R:
+            rgb = F.interpolate(rgb, size=(R, R), mode="area" if rgb.shape[-1] > R else "bilinear")
+            labels = F.interpolate(labels[:, None].float(), size=(R, R), mode="nearest")[:, 0].long()
+        losses = sr_loss(image, sem, rgb, labels)
+        self.opt_sr.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        self.opt_sr.step()
+        return {k: float(v.detach()) for k, v in losses.items() if k != "total"}
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        hl = self.args.ema_halflife
+        beta = 0.0 if hl <= 0 else 0.5 ** (1.0 / hl)
+        beta = min(beta, (1 + self.step) / (10 + self.step))  # warm-up
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            p_ema.lerp_(p.detach(), 1 - beta)
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            b_ema.copy_(b)
+
+    def save(self, out: Path, name: str, **meta) -> Path:
+        path = save_weights(out / f"{name}.safetensors", {"generator": self.G_ema}, self.config,
+                            training_command=" ".join(["python", "-m", "training.train_generator"] + sys.argv[1:]),
+                            step=self.step, **meta)
+        save_weights(out / f"{name}_raw.safetensors", {"generator": self.G}, self.config, step=self.step)
+        return path
+
+
+def run(args: argparse.Namespace, arrays: Arrays | None = None) -> Trainer:
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = get_config(args.config, args.domain)
+    if arrays is None:
+        arrays = load_folder(args.data, "train")
+        if args.limit:
+            arrays = arrays.subset(np.arange(min(args.limit, len(arrays))))
+    trainer = Trainer(arrays, config, args)
+    log = open(out / "log.jsonl", "a", encoding="utf-8")
+    t0 = last_ckpt = time.time()
+    acc: dict[str, list[float]] = {}
+    print(f"training {config.name}/{config.domain} on {len(arrays)} views of {len(trainer.groups)} identities, "
+          f"{sum(p.numel() for p in trainer.G.parameters()) / 1e6:.2f}M parameters", flush=True)
+    while trainer.step < args.steps and time.time() - t0 < args.minutes * 60:
+        losses = trainer.train_step()
+        if not all(math.isfinite(v) for v in losses.values()):
+            raise FloatingPointError(f"non-finite loss at step {trainer.step}: {losses}")
+        for k, v in losses.items():
+            acc.setdefault(k, []).append(v)
+        if trainer.step % args.log_every == 0:
+            rec = {"step": trainer.step, "time": round(time.time() - t0, 1),
+                   **{k: round(float(np.mean(v)), 5) for k, v in acc.items()}}
+            acc = {}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            print(" ".join(f"{k}={v}" for k, v in rec.items()), flush=True)
+        if time.time() - last_ckpt > args.ckpt_minutes * 60:
+            trainer.save(out, "checkpoint")
+            last_ckpt = time.time()
+    trainer.save(out, "final", train_seconds=round(time.time() - t0, 1))
+    log.close()
+    print(f"done: {trainer.step} steps in {time.time() - t0:.0f} s", flush=True)
+    return trainer
+
+
+def main(argv: list[str] | None = None) -> int:
+    run(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""Train S3D's sketch-to-mask U-Net (`UNetStyleDistil`) with S3D's loss
+L = CE + Dice + MSE(style code, frozen generator encoder's geometry ws of the GT mask) and S3D's
+erode/dilate augmentation (`--augment s3d`, or `strong` for the extra warps and dropouts).
+
+    python -m training.train_unet --data out/face_data --generator out/gen_face/final.safetensors \
+        --out out/unet_face --minutes 12
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from s3d_engine.config import get_config
+from s3d_engine.models.generator import TriPlaneGenerator
+from s3d_engine.models.unet import UNetStyleDistil
+from s3d_engine.weights import load_into, load_weights, save_weights
+from training.data.augment import augment_sketch
+
+from .arrays import Arrays, load_folder
+from .losses import unet_loss
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m training.train_unet", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--generator", required=True, help="trained generator .safetensors (frozen; style targets)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", type=int, default=10 ** 9)
+    ap.add_argument("--minutes", type=float, default=12.0)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--mse-weight", type=float, default=1.0)
+    ap.add_argument("--augment", choices=("none", "s3d", "strong"), default="s3d")
+    ap.add_argument("--log-every", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=None)
+    return ap.parse_args(argv)
+
+
+@torch.no_grad()
+def style_targets(G: TriPlaneGenerator, labels: np.ndarray, chunk: int = 32) -> torch.Tensor:
+    """S3D's w+ targets: the encoder's 7 geometry ws of each GT mask, as (N, w_dim, 7)."""
+    out = []
+    for i in range(0, len(labels), chunk):
+        m = torch.from_numpy(labels[i:i + chunk].astype(np.int64))
+        out.append(G.backbone.mapping.geometry(m).permute(0, 2, 1).contiguous())
+    return torch.cat(out)
+
+
+def sketch_batch(arrays: Arrays, idx: np.ndarray, rng: np.random.Generator, augment: str, res: int) -> torch.Tensor:
+    xs = []
+    for i in idx:
+        s = arrays.sketch[i].astype(np.float32) / 255.0
+        if augment != "none":
+            s = augment_sketch(s, rng, strong=augment == "strong", labels=arrays.labels[i])
+        xs.append(s)
+    x = torch.from_numpy(np.stack(xs))[:, None]
+    if x.shape[-1] != res:
+        x = torch.nn.functional.interpolate(x, size=(res, res), mode="bilinear", align_corners=False, antialias=True)
+    return x
+
+
+def resize_masks(labels: np.ndarray, res: int) -> torch.Tensor:
+    m = torch.from_numpy(labels.astype(np.int64))
+    if m.shape[-1] != res:
+        m = torch.nn.functional.interpolate(m[:, None].float(), size=(res, res), mode="nearest")[:, 0].long()
+    return m
+
+
+def run(args: argparse.Namespace, arrays: Arrays | None = None) -> UNetStyleDistil:
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = load_weights(args.generator)
+    config = weights.config
+    G = TriPlaneGenerator(config)
+    load_into(G, weights.state_dict("generator"), args.generator)
+    G.eval().requires_grad_(False)
+    if arrays is None:
+        arrays = load_folder(args.data, "train")
+        if args.limit:
+            arrays = arrays.subset(np.arange(min(args.limit, len(arrays))))
+    res = config.unet.resolution
+    masks = resize_masks(arrays.labels, res)
+    t0 = time.time()
+    targets = style_targets(G, arrays.labels) if args.mse_weight > 0 else None
+    print(f"style targets for {len(arrays)} masks in {time.time() - t0:.1f} s", flush=True)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    U = UNetStyleDistil(config.unet, config.num_classes).train()
+    opt = torch.optim.Adam(U.parameters(), lr=args.lr)
+    log = open(out / "log.jsonl", "a", encoding="utf-8")
+    t0 = time.time()
+    step, acc = 0, {}
+    order = rng.permutation(len(arrays))
+    pos = 0
+    budget = args.minutes * 60
+    while step < args.steps and time.time() - t0 < budget:
+        if pos + args.batch > len(order):
+            order, pos = rng.permutation(len(arrays)), 0
+        idx = order[pos:pos + args.batch]
+        pos += args.batch
+        # cosine decay of the learning rate over the time budget
+        frac = min(1.0, (time.time() - t0) / budget) if args.steps >= 10 ** 9 else step / max(1, args.steps)
+        for g in opt.param_groups:
+            g["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        x = sketch_batch(arrays, idx, rng, args.augment, res)
+        logits, style = U(x)
+        losses = unet_loss(logits, style, masks[idx], None if targets is None else targets[idx], args.mse_weight)
+        opt.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        opt.step()
+        for k, v in losses.items():
+            acc.setdefault(k, []).append(float(v.detach()))
+        step += 1
+        if step % args.log_every == 0:
+            rec = {"step": step, "time": round(time.time() - t0, 1), **{k: round(float(np.mean(v)), 5) for k, v in acc.items()}}
+            acc = {}
+            if not all(math.isfinite(v) for v in rec.values()):
+                raise FloatingPointError(f"non-finite U-Net loss: {rec}")
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            print(" ".join(f"{k}={v}" for k, v in rec.items()), flush=True)
+    U.eval()
+    save_weights(out / "unet.safetensors", {"unet": U}, config,
+                 training_command=" ".join(["python", "-m", "training.train_unet"] + sys.argv[1:]),
+                 step=step, train_seconds=round(time.time() - t0, 1))
+    log.close()
+    print(f"done: {step} steps in {time.time() - t0:.0f} s", flush=True)
+    return U
+
+
+def main(argv: list[str] | None = None) -> int:
+    run(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
