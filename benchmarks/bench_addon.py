@@ -76,7 +76,7 @@ def make_gp(bpy, name="Sketch"):
     scene = bpy.context.scene
     v3 = bpy.app.version >= (4, 3, 0)
     coll = getattr(bpy.data, "grease_pencils_v3", None) if v3 else None
-    data = (coll or bpy.data.grease_pencils).new(name)
+    data = (coll if coll is not None else bpy.data.grease_pencils).new(name)
     obj = bpy.data.objects.new(name, data)
     scene.collection.objects.link(obj)
     mat = bpy.data.materials.new("ink")

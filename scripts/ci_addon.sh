@@ -2,8 +2,8 @@
 # Blender add-on CI: build + validate the zip, then run tests/addon inside real Blender (bpy wheels)
 # for each version, each in its own venv, with the worker running in the engine's venv.
 #
-#   bash scripts/ci_addon.sh                     # bpy 4.2.23 and 5.0.1
-#   S3D_BPY_VERSIONS="4.2 4.5 5.0" bash scripts/ci_addon.sh
+#   bash scripts/ci_addon.sh                     # bpy 4.2.23, 4.5.15 and 5.0.1
+#   S3D_BPY_VERSIONS="4.2 5.0" bash scripts/ci_addon.sh   # a subset
 #
 # Env: S3D_ENGINE_PYTHON (default .venv/bin/python), S3D_BPY_VERSIONS, S3D_CI_TIMEOUT (s per version).
 # Venvs are .venv-bpy-<ver> (about 1 GB each, reused when the bpy version matches).
@@ -12,7 +12,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-VERSIONS="${S3D_BPY_VERSIONS:-4.2 5.0}"
+VERSIONS="${S3D_BPY_VERSIONS:-4.2 4.5 5.0}"
 TIMEOUT="${S3D_CI_TIMEOUT:-900}"
 ENGINE_PY="${S3D_ENGINE_PYTHON:-$ROOT/.venv/bin/python}"
 declare -A PIN=([4.2]=4.2.23 [4.5]=4.5.15 [5.0]=5.0.1)

@@ -199,5 +199,15 @@ def _finish(summary: Summary, out_root: str, items: list[Item], args, code: int)
     return code
 
 
+def _exit(code: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if not bpy.app.binary_path:
+        # The bpy module (pip install bpy): 4.5's C++ teardown can hang after Python has finished
+        # (docs/BLENDER.md); every file is written by now, so leave without it.
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())

@@ -40,7 +40,8 @@ def ctx_override():
 
 def make_sketch():
     v3 = bpy.app.version >= (4, 3, 0)
-    data = (getattr(bpy.data, "grease_pencils_v3", None) if v3 else None) or bpy.data.grease_pencils
+    data = getattr(bpy.data, "grease_pencils_v3", None) if v3 else None
+    data = data if data is not None else bpy.data.grease_pencils
     gpd = data.new("Sketch")
     obj = bpy.data.objects.new("Sketch", gpd)
     bpy.context.scene.collection.objects.link(obj)

@@ -121,8 +121,9 @@ def make_gp_object(bpy, name="Sketch", strokes=None, location=(0.0, 0.0, 0.0), f
     strokes = strokes if strokes is not None else face_strokes_3d()
     scene = bpy.context.scene
     v3 = bpy.app.version >= (4, 3, 0)
+    # 4.3-4.5: bpy.data.grease_pencils_v3; 5.0: bpy.data.grease_pencils (an empty collection is falsy!)
     collection = getattr(bpy.data, "grease_pencils_v3", None) if v3 else None
-    data = (collection or bpy.data.grease_pencils).new(name)
+    data = (collection if collection is not None else bpy.data.grease_pencils).new(name)
     obj = bpy.data.objects.new(name, data)
     obj.location = location
     scene.collection.objects.link(obj)
