@@ -158,6 +158,9 @@ class MeshImport:
             corner.data.foreach_set("value", _flat(ply.faces))
         else:
             me.loops.foreach_set("vertex_index", _flat(ply.faces))
+        # The mesh belongs to no object until the last slice, so nothing draws or evaluates it
+        # while it is half built; the slices just keep each step short.
+        yield "corners"
         me.polygons.add(nf)
         if np is not None:
             me.polygons.foreach_set("loop_start", np.arange(0, 3 * nf, 3, dtype=np.int32))
@@ -167,13 +170,12 @@ class MeshImport:
             me.polygons.foreach_set("loop_start", list(range(0, 3 * nf, 3)))
             if bpy.app.version < (4, 0, 0):
                 me.polygons.foreach_set("loop_total", [3] * nf)
+        yield "faces"
         me.update(calc_edges=True)
         if hasattr(me, "shade_smooth"):
             me.shade_smooth()
         else:
             me.polygons.foreach_set("use_smooth", [True] * nf)
-        # never yield before this point: Blender must not see a half-built mesh between two
-        # steps (its event loop then spends hundreds of ms on it)
         yield "mesh"
         if ply.colors is not None:
             self._colors(me, ply)
