@@ -54,6 +54,10 @@ class S3DPreferences(bpy.types.AddonPreferences):
         row = layout.row(align=True)
         row.prop(self, "engine_python")
         row.operator("s3d.detect_engine", text="", icon="VIEWZOOM")
+        if not self.engine_python:
+            guess = engine.resolve_settings().python
+            layout.label(text=f"Using: {guess}" if guess else "Not set: press the magnifier to detect it",
+                         icon="INFO" if guess else "ERROR")
         layout.prop(self, "engine_root")
         layout.prop(self, "weights")
         layout.prop(self, "device")

@@ -40,7 +40,7 @@ class S3D_PT_main(bpy.types.Panel):
         row.prop(s, "decimate", text="Decimate")
         sub = row.row(align=True)
         sub.enabled = s.decimate
-        sub.prop(s, "decimate_faces", text="Faces")
+        sub.prop(s, "decimate_faces", text="")
         col.prop(s, "parts_as_materials")
 
         col = layout.column()
