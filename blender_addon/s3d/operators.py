@@ -87,6 +87,18 @@ class S3D_OT_generate(bpy.types.Operator):
             return {"PASS_THROUGH"}
         return self._end(context)
 
+    def cancel(self, context):
+        """Blender ends the modal itself (file load, window closed): stop the job, clean up."""
+        if self._ctl is not None:
+            self._ctl.cancel()
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        if controller.ACTIVE is self._ctl:
+            controller.ACTIVE = None
+
     def _end(self, context):
         wm = context.window_manager
         if self._timer is not None:
