@@ -121,6 +121,7 @@ class GenerateController:
     started: float = 0.0
     finished_at: float = 0.0
     step_times: list = field(default_factory=list)  # seconds spent in each start()/step() call
+    step_notes: list = field(default_factory=list)  # what each of those calls did
     location: tuple = (0.0, 0.0, 0.0)
     out_root: str = ""
     _ui_key: tuple = ()
@@ -156,20 +157,23 @@ class GenerateController:
         self.state = "running"
         self._update_ui(context)
         self.step_times.append(time.perf_counter() - t0)
+        self.step_notes.append("start")
 
     def step(self, context: Any) -> str:
         """One non-blocking polling step; returns the state."""
         t0 = time.perf_counter()
+        did = []
         try:
             if self.state != "running":
                 return self.state
             for job in self.session.step():
                 self._job_finished(context, job)
+                did.append(f"result seed {job.seed}")
             # import slices until the step's time budget is spent: short steps, few timer ticks
             while self.imports and time.perf_counter() - t0 < self.step_budget:
                 pending = self.imports[0]
                 try:
-                    next(pending.steps)
+                    did.append(next(pending.steps))
                 except StopIteration:
                     self.imports.pop(0)
                     self.objects.append(pending.importer.object)
@@ -182,6 +186,7 @@ class GenerateController:
             return self.state
         finally:
             self.step_times.append(time.perf_counter() - t0)
+            self.step_notes.append(",".join(did) or "poll")
 
     def run_blocking(self, context: Any, timeout: Optional[float] = None, on_update=None) -> str:
         """Synchronous Generate (background mode, batch, tests)."""
@@ -246,6 +251,12 @@ class GenerateController:
         if self.state == "failed":
             return "failed: " + (self.errors[0] if self.errors else "unknown error")
         return ""
+
+    @property
+    def importing(self) -> bool:
+        """True while import slices are pending: the caller should step again soon (a few ms), since
+        each slice is short and Blender handles events between them."""
+        return bool(self.imports)
 
     @property
     def progress(self) -> float:

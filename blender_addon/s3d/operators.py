@@ -8,7 +8,8 @@ from . import controller
 from .capture import CaptureError
 from .client import WorkerError
 
-TIMER_INTERVAL = 0.03
+TIMER_INTERVAL = 0.02  # polling the worker
+IMPORT_INTERVAL = 0.004  # between import slices
 
 
 def _report_result(op, ctl) -> set:
@@ -33,6 +34,7 @@ class S3D_OT_generate(bpy.types.Operator):
                        default=1, min=1, max=64)
 
     _timer = None
+    _fast_timer = None
     _ctl = None
 
     @classmethod
@@ -83,15 +85,25 @@ class S3D_OT_generate(bpy.types.Operator):
             elif event.type == "TIMER":
                 ctl.step(context)
                 context.window_manager.progress_update(int(ctl.progress * 100))
+                self._fast_ticks(context, ctl.importing and ctl.state == "running")
         if ctl.state == "running":
             return {"PASS_THROUGH"}
         return self._end(context)
+
+    def _fast_ticks(self, context, on):
+        wm = context.window_manager
+        if on and self._fast_timer is None:
+            self._fast_timer = wm.event_timer_add(IMPORT_INTERVAL, window=context.window)
+        elif not on and self._fast_timer is not None:
+            wm.event_timer_remove(self._fast_timer)
+            self._fast_timer = None
 
     def cancel(self, context):
         """Blender ends the modal itself (file load, window closed): stop the job, clean up."""
         if self._ctl is not None:
             self._ctl.cancel()
         wm = context.window_manager
+        self._fast_ticks(context, False)
         if self._timer is not None:
             wm.event_timer_remove(self._timer)
             self._timer = None
@@ -101,6 +113,7 @@ class S3D_OT_generate(bpy.types.Operator):
 
     def _end(self, context):
         wm = context.window_manager
+        self._fast_ticks(context, False)
         if self._timer is not None:
             wm.event_timer_remove(self._timer)
             self._timer = None
