@@ -46,7 +46,11 @@ def parse_result(event: dict) -> Optional[plyio.PlyMesh]:
     path = (event.get("files") or {}).get("ply")
     if not path:
         return None
-    return plyio.read_ply(path)
+    mesh = plyio.read_ply(path)
+    topo = plyio.edge_topology(mesh.faces, mesh.num_vertices)
+    if topo is not None:
+        mesh.extra["edges"], mesh.extra["corner_edge"] = topo
+    return mesh
 
 
 WORKER_NICE = int(os.environ.get("S3D_WORKER_NICE", "10"))

@@ -171,7 +171,21 @@ class MeshImport:
             if bpy.app.version < (4, 0, 0):
                 me.polygons.foreach_set("loop_total", [3] * nf)
         yield "faces"
-        me.update(calc_edges=True)
+        edges, corner_edge = ply.extra.get("edges"), ply.extra.get("corner_edge")
+        corner_attr = me.attributes.get(".corner_edge")
+        if edges is not None and corner_attr is not None:
+            # Blender 4.x: edges precomputed off the UI thread (plyio.edge_topology) instead of the
+            # much slower update(calc_edges=True)
+            me.edges.add(len(edges))
+            edge_attr = me.attributes.get(".edge_verts")
+            if edge_attr is not None:
+                edge_attr.data.foreach_set("value", edges.ravel())
+            else:
+                me.edges.foreach_set("vertices", edges.ravel())
+            corner_attr.data.foreach_set("value", corner_edge)
+            me.update()
+        else:
+            me.update(calc_edges=True)
         if hasattr(me, "shade_smooth"):
             me.shade_smooth()
         else:

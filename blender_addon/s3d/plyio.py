@@ -221,6 +221,21 @@ def _triangulate_np(face_lists):
     return np.asarray(tris, dtype=np.int32).reshape(-1, 3)
 
 
+def edge_topology(faces, num_vertices: int):
+    """Unique edges of a triangle mesh and, for every corner, the index of the edge that leaves it
+    (corner i of a face joins its vertex i and i+1): what Blender's Mesh.update(calc_edges=True)
+    computes, done here with numpy so it can run off Blender's UI thread. None without numpy."""
+    if np is None or not hasattr(faces, "shape") or len(faces) == 0:
+        return None
+    f = np.asarray(faces, dtype=np.int64)
+    a = f.ravel()
+    b = f[:, [1, 2, 0]].ravel()
+    key = np.minimum(a, b) * num_vertices + np.maximum(a, b)
+    uniq, corner_edge = np.unique(key, return_inverse=True)
+    edges = np.stack([uniq // num_vertices, uniq % num_vertices], axis=1).astype(np.int32)
+    return edges, corner_edge.astype(np.int32).ravel()
+
+
 def write_ply(path: str, vertices, faces, colors=None, labels=None) -> None:
     """Binary little-endian PLY writer (used by tests and the fake pipeline)."""
     verts = [tuple(float(c) for c in v) for v in vertices]

@@ -161,6 +161,11 @@ def test_generate_imports_a_labelled_mesh_with_materials(addon, clean_scene, rea
     me = obj.data
     assert len(me.vertices) > 100 and len(me.polygons) > 100
     assert "Col" in me.color_attributes and "s3d_label" in me.attributes
+    # the precomputed edges agree with Blender's own edge calculation
+    check = me.copy()
+    check.update(calc_edges=True)
+    assert len(check.edges) == len(me.edges) > 0
+    assert check.validate(verbose=False) is False
     assert tuple(obj.matrix_world.col[3])[:3] == pytest.approx((1.0, 2.0, 0.5))
     # facing the front view: the mesh's local -Y (its face direction) maps to world -Y
     face_dir = obj.matrix_world.to_3x3() @ __import__("mathutils").Vector((0, -1, 0))

@@ -68,3 +68,13 @@ def test_out_of_range_indices(tmp_path):
     plyio.write_ply(str(path), VERTS[:3], [(0, 1, 7)])
     with pytest.raises(plyio.PlyError, match="out of range"):
         plyio.read_ply(str(path))
+
+
+def test_edge_topology_matches_the_faces():
+    np = pytest.importorskip("numpy")
+    faces = np.array([[0, 1, 2], [0, 2, 3]], dtype=np.int32)
+    edges, corner_edge = plyio.edge_topology(faces, 4)
+    assert sorted(map(tuple, edges.tolist())) == [(0, 1), (0, 2), (0, 3), (1, 2), (2, 3)]
+    nxt = faces[:, [1, 2, 0]].ravel()
+    for corner, e in enumerate(corner_edge):
+        assert sorted(edges[e].tolist()) == sorted([faces.ravel()[corner], nxt[corner]])
