@@ -1,12 +1,14 @@
 """Generate, as a controller object that both operator paths drive (bpy glue).
 
 * UI: `start()` in invoke, then `step()` on every modal TIMER event. `step()` never blocks: it
-  polls the worker client and runs at most one short import slice.
+  polls the worker client and runs import slices for at most a few milliseconds.
 * Background (`blender -b`, tests, batch): `run_blocking()`; Blender's timers never fire there.
 Tests drive `start()`/`step()` directly to exercise the modal path without an event loop.
 """
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -182,6 +184,7 @@ class GenerateController:
                 self.state = "cancelled" if self.session.cancelled and not self.objects else (
                     "finished" if self.objects else ("cancelled" if self.session.cancelled else "failed"))
                 self.finished_at = time.monotonic()
+                self._cleanup()
             self._update_ui(context)
             return self.state
         finally:
@@ -200,13 +203,23 @@ class GenerateController:
     def cancel(self, context: Any = None) -> None:
         if self.session is not None and self.state == "running":
             self.session.cancel()
+            for pending in self.imports:  # a mesh whose import had started but not finished
+                mesh = pending.importer.mesh
+                if mesh is not None and pending.importer.object is None and mesh.users == 0:
+                    bpy.data.meshes.remove(mesh)
             self.imports.clear()
+            self._cleanup()
             self.state = "finished" if self.objects else "cancelled"
             self.finished_at = time.monotonic()
             if context is not None:
                 self._update_ui(context)
 
     # ---- internals ----------------------------------------------------------------------------
+    def _cleanup(self) -> None:
+        """The engine's files are temporary: meshes are in the scene, images are packed."""
+        if self.out_root and not os.environ.get("S3D_KEEP_FILES"):
+            shutil.rmtree(self.out_root, ignore_errors=True)
+
     def _job_finished(self, context: Any, job: Any) -> None:
         req = job.request
         if req.state == "error":
