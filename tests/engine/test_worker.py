@@ -152,7 +152,7 @@ def test_cancel_running_and_queued_jobs(worker, tmp_path):
     worker.send(id="c1", cmd="cancel", target="slow")
     worker.send(id="c2", cmd="cancel", target="queued")
     assert worker.until("slow")[-1]["event"] == "cancelled"
-    assert time.monotonic() - t0 < 1.5  # stopped at the next stage boundary
+    assert time.monotonic() - t0 < 3.0  # stopped at the next stage boundary (0.4 s), with room for a loaded machine
     assert worker.until("queued")[-1]["event"] == "cancelled"
     assert not (tmp_path / "b" / "mesh.ply").exists()
     worker.send(id="after", cmd="generate", weights="fake:face", sketch=STROKES, out_dir=str(tmp_path / "c"))
