@@ -33,6 +33,7 @@ from s3d_engine.weights import load_into, load_weights, save_weights
 
 from .arrays import Arrays, load_folder
 from .losses import ray_targets, render_loss, sr_loss
+from .render_train import render_stratified
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,8 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--rays", type=int, default=1024, help="rays per sample per step")
     ap.add_argument("--depth-samples", type=int, default=40, help="stratified samples per ray (no importance pass)")
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--sr-lr", type=float, default=2e-3)
+    ap.add_argument("--sr-lr", type=float, default=1e-3)
+    ap.add_argument("--sr-clip", type=float, default=1.0, help="gradient-norm clip of the SR update")
     ap.add_argument("--sr-every", type=int, default=4)
+    ap.add_argument("--clip", type=float, default=50.0, help="gradient-norm clip (spikes only)")
     ap.add_argument("--ema-halflife", type=float, default=100.0, help="EMA half-life in steps (0 = off)")
     ap.add_argument("--w-rgb", type=float, default=1.0)
     ap.add_argument("--w-sem", type=float, default=1.0)
@@ -84,6 +87,9 @@ class Trainer:
         self.k = self.G.decoder.output_dim
         self.C = config.num_classes
         self.weights = {"rgb": args.w_rgb, "sem": args.w_sem, "alpha": args.w_alpha, "depth": args.w_depth}
+        self.sr_params, self.main_params = sr_params, main
+        self.skipped = 0
+        self.sr_skipped = 0
         self.step = 0
 
     # ------------------------------------------------------------------ data
@@ -125,12 +131,20 @@ class Trainer:
         alpha = torch.gather(flat(b["alpha"]), 1, sel)
         depth = torch.gather(flat(b["depth"]), 1, sel)
         target = ray_targets(rgb, labels, alpha, depth, d, cam2world)
-        features, dep, opacity = render_rays(planes, G.decoder, o, d, self.train_options)
+        features, dep, opacity = render_stratified(planes, G.decoder, o, d, self.train_options)
         losses = render_loss(features, dep, opacity, target, self.k, self.C, self.weights)
         self.opt.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        self.opt.step()
         out = {k: float(v.detach()) for k, v in losses.items()}
+        if math.isfinite(out["total"]):
+            losses["total"].backward()
+            norm = torch.nn.utils.clip_grad_norm_(self.main_params, self.args.clip)
+            if torch.isfinite(norm):
+                self.opt.step()
+            else:
+                self.skipped += 1
+        else:
+            self.skipped += 1
+        out["skipped"] = float(self.skipped)
         if args.sr_every > 0 and self.step % args.sr_every == 0:
             out.update(self.sr_step(planes.detach()[:1], ws.detach()[:1], c[:1], b))
         self.update_ema()
@@ -155,8 +169,12 @@ class Trainer:
             rgb = F.interpolate(rgb, size=(R, R), mode="area" if rgb.shape[-1] > R else "bilinear")
             labels = F.interpolate(labels[:, None].float(), size=(R, R), mode="nearest")[:, 0].long()
         losses = sr_loss(image, sem, rgb, labels)
+        if not torch.isfinite(losses["total"]):  # skip a bad batch rather than poison the SR weights
+            self.sr_skipped += 1
+            return {"sr_skipped": float(self.sr_skipped)}
         self.opt_sr.zero_grad(set_to_none=True)
         losses["total"].backward()
+        torch.nn.utils.clip_grad_norm_(self.sr_params, self.args.sr_clip)
         self.opt_sr.step()
         return {k: float(v.detach()) for k, v in losses.items() if k != "total"}
 
@@ -195,8 +213,8 @@ def run(args: argparse.Namespace, arrays: Arrays | None = None) -> Trainer:
           f"{sum(p.numel() for p in trainer.G.parameters()) / 1e6:.2f}M parameters", flush=True)
     while trainer.step < args.steps and time.time() - t0 < args.minutes * 60:
         losses = trainer.train_step()
-        if not all(math.isfinite(v) for v in losses.values()):
-            raise FloatingPointError(f"non-finite loss at step {trainer.step}: {losses}")
+        if trainer.skipped > 50:
+            raise FloatingPointError(f"more than 50 non-finite steps by step {trainer.step}: {losses}")
         for k, v in losses.items():
             acc.setdefault(k, []).append(v)
         if trainer.step % args.log_every == 0:
