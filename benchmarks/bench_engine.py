@@ -45,13 +45,18 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--grids", default="128,256")
+    ap.add_argument("--weights", help="benchmark trained weights (e.g. face) instead of a random-init config")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    cfg = get_config(args.config, args.domain)
-    pipe = S3DPipeline.from_config(cfg, device=args.device)
+    if args.weights:
+        pipe = S3DPipeline.from_pretrained(args.weights, device=args.device)
+        cfg = pipe.config
+    else:
+        cfg = get_config(args.config, args.domain)
+        pipe = S3DPipeline.from_config(cfg, device=args.device)
     sketch_file = Path(__file__).resolve().parents[1] / "examples" / f"{args.domain}_sketch.png"
     sketch = normalize_sketch(sketch_file, cfg.unet.resolution)
-    print(f"config={cfg.name} domain={cfg.domain} device={pipe.device} threads={torch.get_num_threads()} "
+    print(f"weights={args.weights or 'random init'} config={cfg.name} domain={cfg.domain} device={pipe.device} threads={torch.get_num_threads()} "
           f"torch={torch.__version__} repeats={args.repeats} (median seconds)")
     pipe.sketch_to_mask(sketch)  # warm-up
     t_unet, (mask, _) = timed(lambda: pipe.sketch_to_mask(sketch), args.repeats)
