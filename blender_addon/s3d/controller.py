@@ -172,7 +172,7 @@ class GenerateController:
                 self._job_finished(context, job)
                 did.append(f"result seed {job.seed}")
             # import slices until the step's time budget is spent: short steps, few timer ticks
-            while self.imports and time.perf_counter() - t0 < self.step_budget:
+            while self.imports:  # at least one slice per step, more while within the budget
                 pending = self.imports[0]
                 try:
                     did.append(next(pending.steps))
@@ -180,6 +180,8 @@ class GenerateController:
                     self.imports.pop(0)
                     self.objects.append(pending.importer.object)
                     self._remember(context, pending.importer)
+                if time.perf_counter() - t0 >= self.step_budget:
+                    break
             if self.session.finished and not self.imports:
                 self.state = "cancelled" if self.session.cancelled and not self.objects else (
                     "finished" if self.objects else ("cancelled" if self.session.cancelled else "failed"))
@@ -203,10 +205,8 @@ class GenerateController:
     def cancel(self, context: Any = None) -> None:
         if self.session is not None and self.state == "running":
             self.session.cancel()
-            for pending in self.imports:  # a mesh whose import had started but not finished
-                mesh = pending.importer.mesh
-                if mesh is not None and pending.importer.object is None and mesh.users == 0:
-                    bpy.data.meshes.remove(mesh)
+            for pending in self.imports:  # imports that had started but not finished
+                pending.importer.discard()
             self.imports.clear()
             self._cleanup()
             self.state = "finished" if self.objects else "cancelled"

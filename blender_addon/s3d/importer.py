@@ -132,7 +132,8 @@ class MeshImport:
         self.view_layer = view_layer
         self.select = select
         self.mesh: Any = None
-        self.object: Any = None
+        self.object: Any = None  # set once the object is in the scene
+        self.unlinked_object: Any = None
         self.image_names: dict[str, str] = {}
 
     def run(self) -> Any:
@@ -198,18 +199,21 @@ class MeshImport:
             lab.data.foreach_set("value", ply.labels.astype(np.int32) if np is not None else list(ply.labels))
         yield "colors"
         obj = bpy.data.objects.new(self.name, me)
-        self.object = obj
+        self.unlinked_object = obj
         self._parts(me, obj, ply)
         yield "parts"
-        obj.matrix_world = self._matrix()
-        for key, value in self.props.items():
-            obj[key] = value
-        for kind in ("mask_rgb", "front"):
+        for kind in ("mask_rgb", "front"):  # one image per slice: reading and packing a PNG takes a while
             img = load_image(self.images.get(kind), f"{obj.name} {'mask' if kind == 'mask_rgb' else kind}")
             if img is not None:
                 self.image_names[kind] = img.name
                 obj[f"s3d_{kind}_image"] = img  # an ID property: the object keeps the image saved
+                yield f"image {kind}"
+        obj.matrix_world = self._matrix()
+        for key, value in self.props.items():
+            obj[key] = value
         self.collection.objects.link(obj)
+        self.object = obj
+        self.unlinked_object = None
         if self.select and self.view_layer is not None:
             try:
                 obj.select_set(True, view_layer=self.view_layer)
@@ -217,6 +221,21 @@ class MeshImport:
             except (RuntimeError, TypeError):
                 pass
         yield "object"
+
+    def discard(self) -> None:
+        """Remove what an unfinished import created (cancel)."""
+        if self.object is not None:
+            return
+        if self.unlinked_object is not None:
+            for kind in ("mask_rgb", "front"):
+                img = self.unlinked_object.get(f"s3d_{kind}_image")
+                if img is not None:
+                    bpy.data.images.remove(img)
+            bpy.data.objects.remove(self.unlinked_object)
+            self.unlinked_object = None
+        if self.mesh is not None and self.mesh.users == 0:
+            bpy.data.meshes.remove(self.mesh)
+            self.mesh = None
 
     def _matrix(self) -> Any:
         from mathutils import Matrix

@@ -316,3 +316,22 @@ def test_saved_blend_keeps_the_result(addon, clean_scene, fake_worker_env, tmp_p
     obj = bpy.data.objects["Face_s3d"]
     img = obj["s3d_front_image"]
     assert img.packed_file is not None and img.size[0] > 0
+
+
+def test_cancel_during_the_import_leaves_nothing_behind(addon, clean_scene, fake_worker_env):
+    from s3d import controller
+
+    make_gp_object(bpy, "Face")
+    settings(clean_scene)
+    before = (len(bpy.data.meshes), len(bpy.data.objects), len(bpy.data.images))
+    ctl = controller.GenerateController.from_scene(bpy.context, 1)
+    ctl.step_budget = 0.0  # one slice per step
+    ctl.start(bpy.context)
+    deadline = time.monotonic() + 60
+    while not (ctl.imports and ctl.imports[0].importer.unlinked_object is not None):
+        assert time.monotonic() < deadline and ctl.state == "running"
+        ctl.step(bpy.context)
+        time.sleep(0.01)
+    ctl.cancel(bpy.context)
+    assert ctl.state == "cancelled"
+    assert (len(bpy.data.meshes), len(bpy.data.objects), len(bpy.data.images)) == before
