@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--resume", default=None, help="U-Net .safetensors to continue from")
+    ap.add_argument("--targets-cache", default=None, help=".pt file to save / reuse the style targets")
     return ap.parse_args(argv)
 
 
@@ -91,11 +93,22 @@ def run(args: argparse.Namespace, arrays: Arrays | None = None) -> UNetStyleDist
     res = config.unet.resolution
     masks = resize_masks(arrays.labels, res)
     t0 = time.time()
-    targets = style_targets(G, arrays.labels) if args.mse_weight > 0 else None
+    targets = None
+    if args.mse_weight > 0:
+        cache = Path(args.targets_cache) if args.targets_cache else None
+        if cache is not None and cache.exists():
+            targets = torch.load(cache, weights_only=True)
+        else:
+            targets = style_targets(G, arrays.labels)
+            if cache is not None:
+                torch.save(targets, cache)
     print(f"style targets for {len(arrays)} masks in {time.time() - t0:.1f} s", flush=True)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    U = UNetStyleDistil(config.unet, config.num_classes).train()
+    U = UNetStyleDistil(config.unet, config.num_classes)
+    if args.resume:
+        load_into(U, load_weights(args.resume).state_dict("unet"), args.resume)
+    U.train()
     opt = torch.optim.Adam(U.parameters(), lr=args.lr)
     log = open(out / "log.jsonl", "a", encoding="utf-8")
     t0 = time.time()
