@@ -102,22 +102,20 @@ class S3D_OT_generate(bpy.types.Operator):
         """Blender ends the modal itself (file load, window closed): stop the job, clean up."""
         if self._ctl is not None:
             self._ctl.cancel()
-        wm = context.window_manager
-        self._fast_ticks(context, False)
-        if self._timer is not None:
-            wm.event_timer_remove(self._timer)
-            self._timer = None
-        wm.progress_end()
+        self._stop_timer(context)
         if controller.ACTIVE is self._ctl:
             controller.ACTIVE = None
 
-    def _end(self, context):
+    def _stop_timer(self, context):
         wm = context.window_manager
         self._fast_ticks(context, False)
         if self._timer is not None:
             wm.event_timer_remove(self._timer)
             self._timer = None
         wm.progress_end()
+
+    def _end(self, context):
+        self._stop_timer(context)
         ctl = self._ctl
         ctl._update_ui(context)
         if controller.ACTIVE is ctl:
