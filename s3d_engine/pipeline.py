@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -52,20 +51,6 @@ def resolve_weights(name_or_path: str | os.PathLike) -> Path:
     shipped = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors")) if WEIGHTS_DIR.exists() else []
     raise WeightsError(f"no weights named {text!r} in {WEIGHTS_DIR} (found: {', '.join(shipped) or 'none'}); "
                        f"pass a .safetensors path or 'random:<config>:<domain>' for random initialisation")
-
-
-@dataclass
-class GenerateOptions:
-    seed: int = 0
-    mesh_resolution: int = 128
-    smooth_iterations: int = 0
-    decimate_faces: int = 0
-    mesh_level: float | None = None
-    turntable_frames: int = 0
-    truncation_psi: float = 1.0
-    make_mesh: bool = True
-    fit: str = "auto"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class S3DPipeline:

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from s3d_engine.config import get_config
 from s3d_engine.models.generator import TriPlaneGenerator
 from s3d_engine.models.unet import UNetStyleDistil
 from s3d_engine.weights import load_into, load_weights, save_weights

@@ -10,7 +10,6 @@ from ..config import GEOMETRY_WS, ModelConfig
 from ..device import half_precision
 from ..rendering.ray_sampler import sample_rays
 from ..rendering.renderer import RenderOptions, query_field, render_rays
-from ..rendering.triplane import sample_from_planes
 from .decoder import TriPlaneDecoder
 from .mapping import MaskMappingNetwork
 from .superresolution import SuperResolution
@@ -120,7 +119,3 @@ class TriPlaneGenerator(nn.Module):
         ws = self.mapping(z, c, mask=mask, truncation_psi=truncation_psi)
         return self.synthesis(ws, c if c_render is None else c_render, **kwargs)
 
-
-def sample_points_features(planes: torch.Tensor, decoder: TriPlaneDecoder, points: torch.Tensor, box_warp: float):
-    """Tri-plane features at points, exposed for mesh colouring and tests."""
-    return sample_from_planes(planes, points, box_warp)
