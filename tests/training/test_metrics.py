@@ -1,0 +1,136 @@
+"""training/metrics.py against answers worked out by hand (in the comments), never by the code."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from training.metrics import chamfer_fscore, label_accuracy, mask_iou, point_distances, psnr
+
+# ---- masks ----------------------------------------------------------------------------------------
+GT = np.array([[0, 0, 1],
+               [1, 1, 2],
+               [2, 2, 2]])
+PRED = np.array([[0, 1, 1],
+                 [1, 2, 2],
+                 [2, 2, 0]])
+
+
+def test_mask_iou_3x3_by_hand():
+    m = mask_iou(PRED, GT, num_classes=4)
+    # class 0: gt {(0,0),(0,1)}, pred {(0,0),(2,2)}: inter 1, union 3
+    # class 1: gt {(0,2),(1,0),(1,1)}, pred {(0,1),(0,2),(1,0)}: inter 2, union 4
+    # class 2: gt {(1,2),(2,0),(2,1),(2,2)}, pred {(1,1),(1,2),(2,0),(2,1)}: inter 3, union 5
+    # class 3: in neither map -> None, and left out of the mean
+    assert m["iou"][0] == pytest.approx(1 / 3)
+    assert m["iou"][1] == pytest.approx(1 / 2)
+    assert m["iou"][2] == pytest.approx(3 / 5)
+    assert m["iou"][3] is None and len(m["iou"]) == 4
+    assert m["miou"] == pytest.approx((1 / 3 + 1 / 2 + 3 / 5) / 3)  # 43/90, not 43/120 (absent class as 0)
+    # equal at (0,0),(0,2),(1,0),(1,2),(2,0),(2,1): 6 of 9
+    assert m["pixel_accuracy"] == pytest.approx(6 / 9)
+    # gt > 0 at 7 pixels, of which (0,2),(1,0),(1,2),(2,0),(2,1) are right: 5 of 7
+    assert m["foreground_accuracy"] == pytest.approx(5 / 7)
+
+
+def test_mask_iou_counts_a_class_seen_only_in_the_prediction():
+    gt = np.array([[0, 0], [0, 0]])
+    pred = np.array([[0, 0], [0, 1]])
+    m = mask_iou(pred, gt, num_classes=3)
+    # class 0: inter 3, union 4; class 1: only in pred, inter 0, union 1 -> 0; class 2: None
+    assert m["iou"] == [pytest.approx(0.75), 0.0, None]
+    assert m["miou"] == pytest.approx(0.375)  # not 0.75 (classes of the GT only)
+    assert m["pixel_accuracy"] == pytest.approx(0.75)
+    assert math.isnan(m["foreground_accuracy"])  # no foreground in the GT
+
+
+def test_mask_iou_is_one_for_a_perfect_batch_and_checks_shapes():
+    gt = np.stack([GT, PRED])
+    m = mask_iou(gt.copy(), gt, 3)
+    assert m["miou"] == 1.0 and m["pixel_accuracy"] == 1.0 and m["foreground_accuracy"] == 1.0
+    assert m["iou"] == [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError):
+        mask_iou(GT[:2], GT, 3)
+
+
+def test_mask_iou_accumulates_over_the_whole_set_not_per_image():
+    gt = np.array([[[1, 0, 0]], [[1, 1, 0]]])  # images A and B, one row of 3 pixels each
+    pred = np.array([[[1, 0, 0]], [[0, 0, 1]]])
+    m = mask_iou(pred, gt, 2)
+    # class 1: pred at A0, B2; gt at A0, B0, B1: inter 1, union 4 -> 1/4 over the set
+    # (the mean of per-image IoUs would be (1/1 + 0/3) / 2 = 1/2)
+    assert m["iou"][1] == pytest.approx(1 / 4)
+    # class 0: pred at A1, A2, B0, B1; gt at A1, A2, B2: inter 2, union 5
+    assert m["iou"][0] == pytest.approx(2 / 5)
+    assert m["miou"] == pytest.approx((1 / 4 + 2 / 5) / 2)
+
+
+# ---- point sets -----------------------------------------------------------------------------------
+def test_chamfer_is_symmetric_mean_of_both_directions_on_a_subset():
+    gt = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float)
+    pred = gt[:2]  # a subset: pred -> gt is 0 everywhere, gt -> pred is 0, 0, 1, 1
+    out = chamfer_fscore(pred, gt, thresholds=(0.5,))
+    assert out["chamfer"] == pytest.approx(0.5 * (0.0 + 0.5))
+    assert out["nearest"].tolist() == [0, 1]
+    assert out["precision"]["0.5"] == 1.0 and out["recall"]["0.5"] == 0.5
+    assert out["fscore"]["0.5"] == pytest.approx(2 * 1.0 * 0.5 / 1.5)
+    swapped = chamfer_fscore(gt, pred, thresholds=(0.5,))
+    assert swapped["chamfer"] == pytest.approx(0.25)
+    assert swapped["precision"]["0.5"] == 0.5 and swapped["recall"]["0.5"] == 1.0
+    d_pred, nearest, d_gt = point_distances(pred, gt)
+    assert d_pred.tolist() == [0.0, 0.0] and d_gt.tolist() == [0.0, 0.0, 1.0, 1.0]
+
+
+# gt along the x axis; pred beside it at heights 0.005, 0.015, 0.03 over the first three gt points
+F_GT = np.array([[0.0, 0, 0], [0.1, 0, 0], [0.2, 0, 0], [0.3, 0, 0]])
+F_PRED = np.array([[0.0, 0.005, 0], [0.1, 0.015, 0], [0.2, 0.03, 0]])
+FAR = math.sqrt(0.1 ** 2 + 0.03 ** 2)  # gt (0.3, 0, 0) to pred (0.2, 0.03, 0)
+
+
+def test_fscore_precision_and_recall_counted_by_hand():
+    out = chamfer_fscore(F_PRED, F_GT, thresholds=(0.01, 0.02))
+    # d(pred -> gt) = 0.005, 0.015, 0.03; d(gt -> pred) = 0.005, 0.015, 0.03, FAR (~0.1044)
+    assert out["chamfer"] == pytest.approx(0.5 * ((0.005 + 0.015 + 0.03) / 3 + (0.005 + 0.015 + 0.03 + FAR) / 4))
+    assert out["precision"] == {"0.01": pytest.approx(1 / 3), "0.02": pytest.approx(2 / 3)}
+    assert out["recall"] == {"0.01": pytest.approx(1 / 4), "0.02": pytest.approx(2 / 4)}
+    # F = 2PR / (P + R): (1/3, 1/4) -> 2/7; (2/3, 1/2) -> 4/7
+    assert out["fscore"]["0.01"] == pytest.approx(2 / 7)
+    assert out["fscore"]["0.02"] == pytest.approx(4 / 7)
+    assert out["nearest"].tolist() == [0, 1, 2]
+
+
+def test_fscore_threshold_is_strict_and_zero_without_matches():
+    gt = np.zeros((1, 3))
+    pred = np.array([[0.5, 0, 0], [0.25, 0, 0]])  # distances 0.5 and 0.25 exactly (powers of two)
+    out = chamfer_fscore(pred, gt, thresholds=(0.5,))
+    assert out["precision"]["0.5"] == 0.5  # 0.5 is not < 0.5
+    assert out["recall"]["0.5"] == 1.0  # gt -> pred: 0.25
+    none = chamfer_fscore(pred, gt, thresholds=(0.125,))
+    assert none["precision"]["0.125"] == 0.0 and none["recall"]["0.125"] == 0.0
+    assert none["fscore"]["0.125"] == 0.0
+    assert chamfer_fscore(pred, gt)["fscore"].keys() == {"0.01", "0.02"}  # default: 1 % and 2 % of the box
+    with pytest.raises(ValueError):
+        point_distances(np.zeros((0, 3)), gt)
+
+
+def test_label_accuracy_through_the_nearest_gt_vertex():
+    # pred labels 1, 2, 3 against gt labels at nearest = 0, 2, 2 -> 1, 3, 3: two of three agree
+    assert label_accuracy(np.array([1, 2, 3]), np.array([1, 5, 3, 9]), np.array([0, 2, 2])) == pytest.approx(2 / 3)
+    assert label_accuracy(np.array([5, 9]), np.array([1, 5, 3, 9]), np.array([1, 3])) == 1.0
+    with pytest.raises(ValueError):
+        label_accuracy(np.array([1, 2]), np.array([1, 2]), np.array([0]))
+
+
+# ---- images ---------------------------------------------------------------------------------------
+def test_psnr_of_a_constant_offset():
+    a = np.full((4, 5, 3), 0.25)
+    assert psnr(a, a + 0.1) == pytest.approx(20.0)  # MSE 0.01 -> 10 log10(1 / 0.01)
+    assert psnr(a + 0.5, a) == pytest.approx(10 * math.log10(4))  # MSE 0.25
+    assert psnr(a, a + 0.1, peak=2.0) == pytest.approx(10 * math.log10(400))  # 4 / 0.01
+    b = a.copy()
+    b[0, 0, 0] += 0.6  # one of 60 values off by 0.6: MSE 0.006
+    assert psnr(a, b) == pytest.approx(10 * math.log10(1 / 0.006))
+    assert psnr(a, a) == math.inf
+    with pytest.raises(ValueError):
+        psnr(a, a[:2])

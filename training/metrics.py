@@ -1,0 +1,110 @@
+"""Evaluation metrics, pure numpy (+ scipy's k-d tree). The definitions live in the docstrings;
+tests/training/test_metrics.py checks each against answers worked out by hand.
+
+* Masks: pixel accuracy, foreground accuracy, per-class IoU and mIoU (S3D-style: IoU summed over
+  the whole set, averaged over the classes that occur in the GT or the prediction).
+* Point sets: Chamfer distance (mean of both directions), precision / recall / F-score at
+  distance thresholds (Tatarchenko et al. 2019), the per-vertex label accuracy through the
+  nearest GT point.
+* Images: PSNR.
+
+Distances are in world units: the EG3D box is 1.0 wide, so a threshold of 0.01 is 1 % of the box.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_THRESHOLDS = (0.01, 0.02)
+
+
+def mask_iou(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> dict:
+    """Segmentation metrics of integer label maps `pred` and `gt` of the same shape (e.g. (N, H, W)).
+
+    * pixel_accuracy = #(pred == gt) / #pixels.
+    * foreground_accuracy = the same over the pixels where gt > 0 (NaN when there are none).
+    * iou[c] = #(pred == c AND gt == c) / #(pred == c OR gt == c), counted over all pixels at once;
+      None where class c occurs in neither map (its union is empty).
+    * miou = the mean of iou[c] over the classes that are not None, i.e. present in gt or pred
+      (absent classes are not counted as 0 or 1).
+    """
+    pred = np.asarray(pred)
+    gt = np.asarray(gt)
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred {pred.shape} and gt {gt.shape} differ in shape")
+    iou: list[float | None] = []
+    for c in range(num_classes):
+        p, g = pred == c, gt == c
+        union = int(np.logical_or(p, g).sum())
+        inter = int(np.logical_and(p, g).sum())
+        iou.append(inter / union if union > 0 else None)
+    present = [v for v in iou if v is not None]
+    fg = gt > 0
+    return {
+        "pixel_accuracy": float((pred == gt).mean()),
+        "foreground_accuracy": float((pred[fg] == gt[fg]).mean()) if fg.any() else float("nan"),
+        "miou": float(np.mean(present)) if present else float("nan"),
+        "iou": iou,
+    }
+
+
+def point_distances(pred_pts: np.ndarray, gt_pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest-neighbour distances between point sets pred (P, 3) and gt (G, 3).
+
+    Returns (d_pred_to_gt (P,), nearest_idx_in_gt (P,), d_gt_to_pred (G,)): for each pred point the
+    Euclidean distance to, and the index of, its nearest gt point; for each gt point the distance
+    to its nearest pred point."""
+    from scipy.spatial import cKDTree
+
+    pred_pts = np.asarray(pred_pts, dtype=np.float64).reshape(-1, 3)
+    gt_pts = np.asarray(gt_pts, dtype=np.float64).reshape(-1, 3)
+    if len(pred_pts) == 0 or len(gt_pts) == 0:
+        raise ValueError("Chamfer distance needs two non-empty point sets")
+    d_pred, nearest = cKDTree(gt_pts).query(pred_pts)
+    d_gt, _ = cKDTree(pred_pts).query(gt_pts)
+    return d_pred, nearest, d_gt
+
+
+def chamfer_fscore(pred_pts: np.ndarray, gt_pts: np.ndarray, thresholds=DEFAULT_THRESHOLDS) -> dict:
+    """Chamfer distance and F-scores of pred (P, 3) against gt (G, 3).
+
+    * chamfer = 0.5 * (mean over pred of d(p, gt) + mean over gt of d(g, pred)), unsquared distances.
+    * For each threshold t (world units): precision = fraction of pred points with d(p, gt) < t,
+      recall = fraction of gt points with d(g, pred) < t, fscore = 2 P R / (P + R), 0 when P + R = 0.
+    * Keys: "chamfer", "precision", "recall", "fscore" (the last three dicts keyed by str(t), e.g.
+      "0.01"), and "nearest": the index of each pred point's nearest gt point.
+    """
+    d_pred, nearest, d_gt = point_distances(pred_pts, gt_pts)
+    out: dict = {"chamfer": 0.5 * (float(d_pred.mean()) + float(d_gt.mean())),
+                 "precision": {}, "recall": {}, "fscore": {}, "nearest": nearest}
+    for t in thresholds:
+        key = str(float(t))
+        precision = float((d_pred < t).mean())
+        recall = float((d_gt < t).mean())
+        total = precision + recall
+        out["precision"][key] = precision
+        out["recall"][key] = recall
+        out["fscore"][key] = 2.0 * precision * recall / total if total > 0 else 0.0
+    return out
+
+
+def label_accuracy(pred_labels: np.ndarray, gt_labels: np.ndarray, nearest: np.ndarray) -> float:
+    """Fraction of pred vertices whose label equals the label of their nearest gt vertex:
+    mean(pred_labels[i] == gt_labels[nearest[i]])."""
+    pred_labels = np.asarray(pred_labels)
+    matched = np.asarray(gt_labels)[np.asarray(nearest)]
+    if pred_labels.shape != matched.shape:
+        raise ValueError(f"{pred_labels.shape[0]} labels for {matched.shape[0]} nearest indices")
+    return float((pred_labels == matched).mean())
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
+    """Peak signal-to-noise ratio of float images in [0, peak]: 10 log10(peak^2 / MSE), MSE the mean
+    of (a - b)^2 over every pixel and channel; +inf for identical images."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {a.shape} and {b.shape}")
+    mse = float(np.mean((a - b) ** 2))
+    if mse == 0.0:
+        return float("inf")
+    return float(10.0 * np.log10(peak * peak / mse))
