@@ -74,3 +74,47 @@ def sr_loss(image: torch.Tensor, semantic: torch.Tensor, rgb_target: torch.Tenso
     l1 = (image - rgb_target).abs().mean()
     ce = F.cross_entropy(semantic, labels.long())
     return {"total": l1 + ce, "sr_rgb": l1, "sr_sem": ce}
+
+
+def density_target(sdf: torch.Tensor, level: float, slope: float, low: float = -20.0, high: float = 40.0) -> torch.Tensor:
+    """Raw sigma that the field should have at a point of signed distance `sdf` (world units,
+    negative inside): level - slope * sdf, clamped to [level + low, level + high]. The zero set
+    of the SDF is then exactly the mesh's iso-surface sigma = level; the raw sigma is linear in
+    the distance across the shell |sdf| < (high / slope), so marching cubes' linear
+    interpolation finds the surface without bias; far inside the density saturates at level + high
+    (softplus(level + high - 1) ~ 49 per unit: opaque within a few hundredths), far outside at
+    level + low (softplus(-11) ~ 2e-5: empty)."""
+    return (level - slope * sdf).clamp(level + low, level + high)
+
+
+def field_loss(sigma: torch.Tensor, features: torch.Tensor, target: dict[str, torch.Tensor], output_dim: int,
+               num_classes: int, level: float, slope: float, band: float,
+               class_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """3D supervision at points (B, K): raw sigma (B, K, 1), decoder features (B, K, 2 * output_dim)
+    ([colour in [0, 1] | semantic logits]); target sdf (B, K), labels (B, K), albedo (B, K, 3) in [0, 1].
+
+    * density: L1 between sigma and `density_target`, divided by 20 (the clamp range's scale);
+    * labels: class-weighted cross-entropy on points within `band` of the surface (labels far
+      from any surface are meaningless: only the iso-surface's vertices are ever labelled);
+    * albedo: L1 of the first 3 colour features (what the mesh's vertex colours are) on the same points."""
+    sdf = target["sdf"].float()
+    l_density = (sigma[..., 0] - density_target(sdf, level, slope)).abs().mean() / 20.0
+    near = (sdf.abs() < band).reshape(-1)
+    logits = features[..., output_dim:output_dim + num_classes].reshape(-1, num_classes)[near]
+    labels = target["labels"].reshape(-1)[near].long()
+    if labels.numel():
+        l_label = F.cross_entropy(logits, labels, weight=class_weights)
+        colour = features[..., :3].reshape(-1, 3)[near]
+        l_albedo = (colour - target["albedo"].reshape(-1, 3)[near].float()).abs().mean()
+    else:
+        l_label = l_albedo = sigma.sum() * 0.0
+    return {"density": l_density, "label3d": l_label, "albedo": l_albedo}
+
+
+def class_weights_from_counts(counts: torch.Tensor, power: float = 0.5, cap: float = 10.0) -> torch.Tensor:
+    """Cross-entropy weights ~ frequency^-power, normalised so that the frequency-weighted mean
+    weight is 1 (the loss keeps its scale), capped at `cap` times that mean; absent classes get 0."""
+    freq = counts.double() / counts.sum().clamp_min(1)
+    w = torch.where(freq > 0, freq.clamp_min(1e-12) ** -power, torch.zeros_like(freq))
+    w = w / (w * freq).sum().clamp_min(1e-12)
+    return w.clamp(max=cap).float()

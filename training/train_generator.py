@@ -4,7 +4,11 @@ CPU with direct multi-view supervision from the procedural ground truth (docs/TR
 Each step, for B identities: the label map of an input view A and its camera c_A condition the
 mapping (as in pix2pix3D); a target view B of the same identity (any of its views, A included:
 pix2pix3D's reconstruction case) is rendered on a random subset of its pixel rays and supervised
-with RGB, semantics, opacity and depth (`training.losses.render_loss`). Every `--sr-every`
+with RGB, semantics, opacity and depth (`training.losses.render_loss`). With `--field` the field
+is also supervised directly in 3D at `--points` points per identity (`training.field_samples`:
+density from the signed distance, part labels and albedo; `training.losses.field_loss`), and
+with `--kl-weight` > 0 the appearance z comes from a cVAE posterior of the input view's RGB
+(`training.appearance`), so that at inference the seed picks an appearance. Every `--sr-every`
 steps the super-resolution blocks are trained on a full neural rendering of one sample, with the
 raw branch detached (L1 RGB + CE at the output resolution).
 
@@ -29,10 +33,13 @@ from s3d_engine.config import get_config
 from s3d_engine.models.generator import TriPlaneGenerator
 from s3d_engine.rendering.ray_sampler import sample_rays
 from s3d_engine.rendering.renderer import render_rays
+from s3d_engine.rendering.triplane import sample_from_planes
 from s3d_engine.weights import load_into, load_weights, save_weights
 
+from .appearance import AppearanceEncoder, kl_to_standard_normal, reparameterise
 from .arrays import Arrays, load_folder
-from .losses import ray_targets, render_loss, sr_loss
+from .field_samples import FieldSamples, load_field_samples
+from .losses import class_weights_from_counts, field_loss, ray_targets, render_loss, sr_loss
 from .render_train import render_stratified
 
 
@@ -62,13 +69,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", default=None, help="generator .safetensors to start from")
+    ap.add_argument("--resume-encoder", default=None, help="appearance encoder .safetensors (cVAE) to start from")
+    ap.add_argument("--field", action="store_true", help="3D supervision from {data}/field (training.field_samples)")
+    ap.add_argument("--points", type=int, default=32768, help="3D points per identity per step")
+    ap.add_argument("--w-density", type=float, default=1.0)
+    ap.add_argument("--w-label3d", type=float, default=1.0)
+    ap.add_argument("--w-albedo", type=float, default=1.0)
+    ap.add_argument("--density-slope", type=float, default=600.0, help="raw sigma per world unit of signed distance")
+    ap.add_argument("--label-band", type=float, default=0.02, help="labels/albedo supervised where |sdf| < band")
+    ap.add_argument("--kl-weight", type=float, default=0.0, help="cVAE appearance encoder's KL weight (0 = z ~ N(0, I))")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N samples")
     return ap.parse_args(argv)
 
 
 class Trainer:
-    def __init__(self, arrays: Arrays, config, args: argparse.Namespace) -> None:
-        self.a, self.config, self.args = arrays, config, args
+    def __init__(self, arrays: Arrays, config, args: argparse.Namespace, field: FieldSamples | None = None) -> None:
+        self.a, self.config, self.args, self.field = arrays, config, args, field
         torch.manual_seed(args.seed)
         self.rng = np.random.default_rng(args.seed)
         self.G = TriPlaneGenerator(config).train()
@@ -78,6 +94,14 @@ class Trainer:
         sr_params = list(self.G.superresolution.parameters()) + list(self.G.superresolution_semantic.parameters())
         sr_ids = {id(p) for p in sr_params}
         main = [p for p in self.G.parameters() if id(p) not in sr_ids]
+        self.encoder = None
+        if args.kl_weight > 0:
+            self.encoder = AppearanceEncoder(config.generator.z_dim).train()
+            if args.resume_encoder:
+                from safetensors.torch import load_file
+
+                self.encoder.load_state_dict(load_file(args.resume_encoder))
+            main = main + list(self.encoder.parameters())
         self.opt = torch.optim.Adam(main, lr=args.lr, betas=(0.9, 0.99), eps=1e-8)
         self.opt_sr = torch.optim.Adam(sr_params, lr=args.sr_lr, betas=(0.9, 0.99), eps=1e-8)
         self.train_options = dataclasses.replace(self.G.render_options, depth_resolution=args.depth_samples,
@@ -86,8 +110,15 @@ class Trainer:
         self.res = arrays.resolution
         self.k = self.G.decoder.output_dim
         self.C = config.num_classes
-        self.weights = {"rgb": args.w_rgb, "sem": args.w_sem, "alpha": args.w_alpha, "depth": args.w_depth}
+        self.weights = {"rgb": args.w_rgb, "sem": args.w_sem, "alpha": args.w_alpha, "depth": args.w_depth,
+                        "density": args.w_density, "label3d": args.w_label3d, "albedo": args.w_albedo}
         self.sr_params, self.main_params = sr_params, main
+        self.field_row = field.row_of() if field is not None else None
+        self.class_weights = None
+        if field is not None:
+            near = np.abs(field.sdf.astype(np.float32)) < args.label_band
+            counts = np.bincount(field.labels[near], minlength=self.C)[:self.C]
+            self.class_weights = class_weights_from_counts(torch.from_numpy(counts))
         self.skipped = 0
         self.sr_skipped = 0
         self.step = 0
@@ -103,18 +134,38 @@ class Trainer:
             dst.append(int(self.rng.choice(views)))
         src_i, dst_i = np.asarray(src), np.asarray(dst)
         t = torch.from_numpy
-        return {
+        out = {
             "mask": t(a.labels[src_i].astype(np.int64)), "c_in": t(a.camera[src_i]),
             "c_out": t(a.camera[dst_i]), "rgb": t(a.rgb[dst_i]), "labels": t(a.labels[dst_i].astype(np.int64)),
             "alpha": t(a.alpha[dst_i]), "depth": t(a.depth[dst_i]),
+            "rgb_in": t(a.rgb[src_i]), "alpha_in": t(a.alpha[src_i]),
         }
+        if self.field is not None:
+            f = self.field
+            rows = np.asarray([self.field_row[int(a.identity[i])] for i in src_i])
+            n = f.points.shape[1]
+            pick = np.stack([self.rng.choice(n, size=min(self.args.points, n), replace=False) for _ in rows])
+            r = rows[:, None]
+            out.update({"f_points": t(f.points[r, pick]), "f_sdf": t(f.sdf[r, pick].astype(np.float32)),
+                        "f_labels": t(f.labels[r, pick].astype(np.int64)),
+                        "f_albedo": t(f.albedo[r, pick].astype(np.float32) / 255.0)})
+        return out
+
+    def sample_z(self, b: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """z ~ N(0, I), or the cVAE posterior of the input view's RGB (composited on black)."""
+        B = b["mask"].shape[0]
+        if self.encoder is None:
+            return torch.randn(B, self.config.generator.z_dim), {}
+        rgb = b["rgb_in"].permute(0, 3, 1, 2).float() / 255.0 * b["alpha_in"][:, None].float() * 2 - 1
+        mu, logvar = self.encoder(rgb)
+        return reparameterise(mu, logvar), {"kl": kl_to_standard_normal(mu, logvar)}
 
     # ------------------------------------------------------------------ steps
     def train_step(self) -> dict[str, float]:
         G, args = self.G, self.args
         b = self.batch()
         B = b["mask"].shape[0]
-        z = torch.randn(B, self.config.generator.z_dim)
+        z, extra = self.sample_z(b)
         ws = G.mapping(z, b["c_in"], mask=b["mask"], update_emas=True)
         planes = G.planes(ws)
         c = b["c_out"]
@@ -133,10 +184,22 @@ class Trainer:
         target = ray_targets(rgb, labels, alpha, depth, d, cam2world)
         features, dep, opacity = render_stratified(planes, G.decoder, o, d, self.train_options)
         losses = render_loss(features, dep, opacity, target, self.k, self.C, self.weights)
+        if self.field is not None:
+            out3d = G.decoder(sample_from_planes(planes, b["f_points"], G.render_options.box_warp))
+            f3 = field_loss(out3d["sigma"], out3d["rgb"], {"sdf": b["f_sdf"], "labels": b["f_labels"], "albedo": b["f_albedo"]},
+                            self.k, self.C, self.config.mesh_level, args.density_slope, args.label_band, self.class_weights)
+            for name, value in f3.items():
+                losses[name] = value
+                losses["total"] = losses["total"] + self.weights[name] * value
+        if "kl" in extra:
+            losses["kl"] = extra["kl"]
+            losses["total"] = losses["total"] + args.kl_weight * extra["kl"]
         self.opt.zero_grad(set_to_none=True)
         out = {k: float(v.detach()) for k, v in losses.items()}
         if math.isfinite(out["total"]):
             losses["total"].backward()
+            out["grad_encoder"] = float(torch.nn.utils.get_total_norm(
+                [p.grad for p in G.backbone.mapping.embed_mask.parameters() if p.grad is not None]))
             norm = torch.nn.utils.clip_grad_norm_(self.main_params, self.args.clip)
             if torch.isfinite(norm):
                 self.opt.step()
@@ -193,6 +256,13 @@ class Trainer:
                             training_command=" ".join(["python", "-m", "training.train_generator"] + sys.argv[1:]),
                             step=self.step, **meta)
         save_weights(out / f"{name}_raw.safetensors", {"generator": self.G}, self.config, step=self.step)
+        if self.encoder is not None:
+            from safetensors.torch import save_file
+
+            from s3d_engine.weights import atomic_path
+
+            with atomic_path(out / f"{name}_encoder.safetensors") as tmp:
+                save_file({k: v.detach().contiguous() for k, v in self.encoder.state_dict().items()}, str(tmp))
         return path
 
 
@@ -205,7 +275,10 @@ def run(args: argparse.Namespace, arrays: Arrays | None = None) -> Trainer:
         arrays = load_folder(args.data, "train")
         if args.limit:
             arrays = arrays.subset(np.arange(min(args.limit, len(arrays))))
-    trainer = Trainer(arrays, config, args)
+    field = None
+    if args.field:
+        field = load_field_samples(args.data, "train", [int(arrays.identity[g[0]]) for g in arrays.groups()])
+    trainer = Trainer(arrays, config, args, field)
     log = open(out / "log.jsonl", "a", encoding="utf-8")
     t0 = last_ckpt = time.time()
     acc: dict[str, list[float]] = {}

@@ -68,7 +68,7 @@ class MaskMappingNetwork(nn.Module):
 
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_ws: int, num_classes: int, mask_resolution: int,
                  geometry_ws: int = 7, num_layers: int = 2, lr_multiplier: float = 0.01,
-                 encoder_channel_base: int = 32768, encoder_channel_max: int = 512, w_avg_beta: float = 0.998) -> None:
+                 encoder_channel_base: int = 32768, encoder_channel_max: int = 512, w_avg_beta: float = 0.995) -> None:
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
         self.num_classes, self.geometry_ws, self.num_layers, self.w_avg_beta = num_classes, geometry_ws, num_layers, w_avg_beta
