@@ -26,8 +26,9 @@ def sphere_field():
             fc0.weight.zero_(); fc0.bias.zero_(); fc1.weight.zero_(); fc1.bias.zero_()
             fc0.weight[0, 0] = 3.0 / fc0.weight_gain
             fc1.weight[0, 0] = 1.0 / fc1.weight_gain
-        # semantic logits: class 1 where x > 0 (via a second hidden unit fed by nothing -> use bias)
-        dec.net_semantic[2].bias[2] = 1.0  # logit of class 1 (output 1 + 1) beats class 0
+        # semantic logits: a constant field, class 1 everywhere (its logit, output 1 + 1, beats class 0's);
+        # anchor_field() below has labels that vary in space
+        dec.net_semantic[2].bias[2] = 1.0
         dec.net[2].bias[1:4] = torch.tensor([2.0, 0.0, -2.0])  # constant colour
     return planes, dec
 
@@ -87,3 +88,81 @@ def test_coarse_to_fine_and_dense_meshes_agree():
     b, rb = extract_mesh(planes, dec, 2, ["a", "b"], 1.0, level, MeshOptions(resolution=97, coarse_to_fine=False))
     assert ra.evaluated_fraction < 0.3 and rb.evaluated_fraction == 1.0
     assert len(a.faces) == len(b.faces) and np.abs(a.vertices - b.vertices).max() < 1e-4
+
+
+# ---- labels that vary in space --------------------------------------------------------------------
+N_CLASSES, OUT_DIM = 19, 32
+
+
+def anchors(n=N_CLASSES, radius=RADIUS, turn=0.3):
+    """n points spread over the sphere (a Fibonacci spiral around y, turned by `turn` radians so
+    that the set is not symmetric under x -> -x): anchor 0 is the highest, anchor n - 1 the lowest."""
+    k = np.arange(n) + 0.5
+    y = 1 - 2 * k / n
+    phi = np.pi * (3 - np.sqrt(5)) * k + turn
+    r = np.sqrt(1 - y * y)
+    return radius * np.stack([r * np.cos(phi), y, r * np.sin(phi)], axis=1)
+
+
+def nearest_anchor(points):
+    d = ((np.asarray(points, np.float64)[:, None, :] - anchors()[None]) ** 2).sum(-1)
+    return d.argmin(1)
+
+
+class AnchorDecoder(TriPlaneDecoder):
+    """The sphere's density, and semantic logits -|p - anchor_k|^2: the label is the nearest anchor.
+    The point p is read back from plane channels that hold the coordinates (x, y on the (x, y)
+    plane, z on the (x, z) plane). Semantic channels past the 19 classes carry a logit above every
+    class's, so an argmax over the whole semantic block is wrong too."""
+
+    def forward(self, sampled_features, ray_directions=None):
+        out = super().forward(sampled_features)
+        f = sampled_features
+        p = torch.stack([f[:, 0, :, 1], f[:, 0, :, 2], f[:, 1, :, 2]], dim=-1)
+        a = torch.as_tensor(anchors(), dtype=p.dtype)
+        logits = -((p[:, :, None, :] - a) ** 2).sum(-1)
+        extra = torch.ones(p.shape[:2] + (OUT_DIM - N_CLASSES,), dtype=p.dtype)
+        return {"rgb": torch.cat([out["rgb"][..., :OUT_DIM], logits, extra], -1), "sigma": out["sigma"]}
+
+
+def anchor_field():
+    planes, _ = sphere_field()
+    t = ((torch.arange(RES) * 2 + 1) / RES - 1) * 0.5  # world coordinate of each texel centre
+    planes[0, 0, 1] = t[None, :].expand(RES, RES)  # (x, y) plane: columns = x
+    planes[0, 0, 2] = t[:, None].expand(RES, RES)  # rows = y
+    planes[0, 1, 2] = t[:, None].expand(RES, RES)  # (x, z) plane: rows = z
+    dec = AnchorDecoder(n_features=4, hidden=4, output_dim=OUT_DIM)
+    with torch.no_grad():
+        for mlp in (dec.net, dec.net_semantic):
+            fc0, _, fc1 = mlp
+            fc0.weight.zero_(); fc0.bias.zero_(); fc1.weight.zero_(); fc1.bias.zero_()
+        fc0, _, fc1 = dec.net_semantic
+        fc0.weight[0, 0] = 3.0 / fc0.weight_gain  # density from channel 0 only, as in sphere_field
+        fc1.weight[0, 0] = 1.0 / fc1.weight_gain
+    return planes, dec
+
+
+def test_labels_at_known_positions_cover_all_19_classes():
+    from s3d_engine.mesh.attributes import vertex_attributes
+
+    planes, dec = anchor_field()
+    a = anchors()
+    assert len(set(nearest_anchor(a * [-1, 1, 1]).tolist())) < N_CLASSES  # the field is not x-symmetric
+    _, labels = vertex_attributes(planes, dec, a, N_CLASSES, 1.0)
+    assert labels.tolist() == list(range(N_CLASSES))  # each anchor carries its own class
+    _, labels = vertex_attributes(planes, dec, a[::-1].copy(), N_CLASSES, 1.0, chunk=4)  # across chunks
+    assert labels.tolist() == list(range(N_CLASSES))[::-1]
+    _, poles = vertex_attributes(planes, dec, np.array([[0, 0.3, 0], [0, -0.3, 0]]), N_CLASSES, 1.0)
+    assert poles.tolist() == [0, 18]  # top and bottom of the sphere: the highest and lowest anchors
+
+
+def test_mesh_labels_follow_a_field_that_varies_in_space():
+    planes, dec = anchor_field()
+    level = float(torch.nn.functional.softplus(torch.tensor(-RADIUS ** 2)))
+    names = [f"part{i}" for i in range(N_CLASSES)]
+    mesh, _ = extract_mesh(planes, dec, N_CLASSES, names, 1.0, level, MeshOptions(resolution=64))
+    expected = nearest_anchor(mesh.vertices)
+    assert (mesh.labels == expected).mean() > 0.995
+    assert set(np.unique(mesh.labels).tolist()) == set(range(N_CLASSES))
+    right = mesh.vertices[:, 0] > 0.1
+    assert (mesh.labels[right] == expected[right]).all() and right.sum() > 100
