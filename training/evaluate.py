@@ -1,16 +1,27 @@
-"""Held-out evaluation of trained weights, and the choice of the mesh iso-level.
+"""Held-out evaluation of trained weights (docs/TRAINING.md), as JSON plus a Markdown table.
+
+All figures are on test identities (`identity_seed("test", k)`, never rendered for training);
+the metric definitions live in `training.metrics` and are proven there by known-answer tests.
 
 * Masks: the U-Net on held-out sketches (no augmentation) against the GT label maps: pixel
-  accuracy and mIoU (per-class IoU accumulated over the whole set, averaged over the classes
-  present in the GT or the prediction; S3D-style).
-* Meshes: the generator conditioned on a GT label map (or on the U-Net's mask of the sketch)
-  and its camera; marching cubes on the raw-sigma grid at candidate levels; Chamfer distance
-  (mean of both directions, world units, vertex-to-nearest-vertex) to the GT mesh, and the
-  per-vertex label accuracy (label of the nearest GT vertex).
-* `--choose-level` picks the level with the lowest mean Chamfer distance on validation
-  identities (training-split identities with indices never used by the dataset).
+  accuracy, per-class IoU and mIoU over the classes present.
+* Meshes, for the first view of each test identity, conditioned on (a) its GT label map and
+  (b) end to end on the U-Net's mask of its sketch, with that view's camera and z from seed 0:
+  marching cubes on the raw sigma at the configuration's level, largest component; then
+  Chamfer and F-score at 1 % and 2 % of the box between `SURFACE_POINTS` area-uniform samples
+  of the predicted and the GT mesh (`training.data.gt_mesh.head_mesh`), and the per-vertex
+  label accuracy (decoder argmax at each vertex against the label of the nearest GT vertex).
+* SG mIoU: the super-resolved semantic render at the input camera against the input GT mask.
+* Front-view PSNR: the super-resolved RGB at the input camera against the GT view composited
+  on black (the generator renders empty space black).
+* Baseline "another identity's GT head": GT mesh j scored against GT mesh i (i != j).
+* Conditioning sensitivity: mean Chamfer between the predicted meshes of different identities
+  divided by the mean Chamfer between their GT meshes (same pairs). ~0 means every mask gives
+  the same head; ~1 means the outputs differ as much as the people do.
+* `--choose-level` picks the iso-level with the lowest mean Chamfer on validation identities
+  (training-split indices >= 500,000, never rendered for training).
 
-    python -m training.evaluate --weights weights/face.safetensors --data out/face_data
+    python -m training.evaluate --weights weights/face.safetensors --data out/face_data --out out/eval.json
 """
 from __future__ import annotations
 
@@ -22,36 +33,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from s3d_engine.mesh.attributes import vertex_attributes
 from s3d_engine.mesh.cleanup import largest_component
 from s3d_engine.mesh.grid import DensityLattice
 from s3d_engine.mesh.isosurface import choose_level, extract_isosurface
-from s3d_engine.mesh.attributes import vertex_attributes
 from s3d_engine.models.generator import TriPlaneGenerator
 from s3d_engine.models.unet import UNetStyleDistil
 from s3d_engine.weights import load_into, load_weights
 
 from .arrays import Arrays, load_folder, render_arrays
+from .field_samples import surface_points
+from .metrics import chamfer_fscore, label_accuracy, mask_iou, psnr
 
 DEFAULT_LEVELS = (0.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0)
-
-
-def mask_metrics(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> dict:
-    """pred, gt (N, H, W) -> pixel accuracy, mIoU, per-class IoU (None where a class never occurs)."""
-    inter = np.zeros(num_classes)
-    union = np.zeros(num_classes)
-    for c in range(num_classes):
-        p, g = pred == c, gt == c
-        inter[c] = np.logical_and(p, g).sum()
-        union[c] = np.logical_or(p, g).sum()
-    iou = [float(inter[c] / union[c]) if union[c] > 0 else None for c in range(num_classes)]
-    valid = [v for v in iou if v is not None]
-    fg = gt > 0
-    return {"pixel_accuracy": float((pred == gt).mean()), "foreground_accuracy": float((pred[fg] == gt[fg]).mean()),
-            "miou": float(np.mean(valid)), "iou": iou}
+SURFACE_POINTS = 20000
+THRESHOLDS = (0.01, 0.02)  # 1 % and 2 % of the 1.0-wide box
+mask_metrics = mask_iou  # the name older callers use
 
 
 @torch.no_grad()
 def predict_masks(U: UNetStyleDistil, sketches: np.ndarray, batch: int = 16) -> np.ndarray:
+    """U-Net argmax masks of uint8 sketches (N, H, W), resized to the U-Net's resolution."""
     U.eval()
     res = U.config.resolution
     out = []
@@ -64,75 +66,153 @@ def predict_masks(U: UNetStyleDistil, sketches: np.ndarray, batch: int = 16) -> 
 
 
 @torch.no_grad()
-def field_grid(G: TriPlaneGenerator, mask: np.ndarray, camera: np.ndarray, seed: int = 0, resolution: int = 129):
+def condition(G: TriPlaneGenerator, mask: np.ndarray, camera: np.ndarray, seed: int = 0):
+    """ws and tri-planes for a label map and camera, z from `seed`."""
     z = torch.randn(1, G.config.generator.z_dim, generator=torch.Generator().manual_seed(seed))
-    ws = G.mapping(z, torch.from_numpy(camera)[None].float(), mask=torch.from_numpy(mask.astype(np.int64))[None])
-    planes = G.planes(ws)
-    grid = DensityLattice(planes, G.decoder, resolution, G.render_options.box_warp).dense(step=1).cpu().numpy()
-    return planes, grid
+    c = torch.from_numpy(camera)[None].float()
+    ws = G.mapping(z, c, mask=torch.from_numpy(mask.astype(np.int64))[None])
+    return ws, G.planes(ws)
 
 
-def chamfer(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray]:
-    """Symmetric mean nearest-vertex distance and, for each point of a, its nearest index in b."""
-    from scipy.spatial import cKDTree
-
-    da, ia = cKDTree(b).query(a)
-    db, _ = cKDTree(a).query(b)
-    return 0.5 * (float(da.mean()) + float(db.mean())), ia
+@torch.no_grad()
+def field_grid(G: TriPlaneGenerator, planes: torch.Tensor, resolution: int = 129) -> np.ndarray:
+    return DensityLattice(planes, G.decoder, resolution, G.render_options.box_warp).dense(step=1).cpu().numpy()
 
 
-def mesh_scores(G: TriPlaneGenerator, planes, grid: np.ndarray, gt, levels) -> dict[float, dict]:
-    box = G.render_options.box_warp
-    out = {}
-    for level in levels:
-        if choose_level(grid, level) is None:
-            out[level] = None
-            continue
-        v, f = extract_isosurface(grid, level, box)
-        v, f = largest_component(v, f)
-        if len(v) == 0:
-            out[level] = None
-            continue
-        cd, nearest = chamfer(v, gt.vertices)
-        _, labels = vertex_attributes(planes, G.decoder, v, G.num_classes, box)
-        acc = float((labels == gt.labels[nearest]).mean())
-        out[level] = {"chamfer": cd, "label_accuracy": acc, "vertices": int(len(v))}
-    return out
+def predicted_mesh(G: TriPlaneGenerator, planes, grid: np.ndarray, level: float):
+    """Largest component of the iso-surface and its vertex labels, or None if there is none."""
+    if choose_level(grid, level) is None:
+        return None
+    v, f = extract_isosurface(grid, level, G.render_options.box_warp)
+    v, f = largest_component(v, f)
+    if len(v) == 0:
+        return None
+    _, labels = vertex_attributes(planes, G.decoder, v, G.num_classes, G.render_options.box_warp)
+    return v, f, labels
 
 
-def evaluate_meshes(G: TriPlaneGenerator, arrays: Arrays, levels, masks: np.ndarray | None = None,
-                    max_identities: int = 6, mesh_res: int = 128) -> dict:
-    """One view (the first) per identity; `masks` replaces the GT label maps (e.g. U-Net output)."""
+def surface_sample(vertices: np.ndarray, faces: np.ndarray, seed: int = 0) -> np.ndarray:
+    return surface_points(vertices, faces, SURFACE_POINTS, np.random.default_rng(seed))
+
+
+def mesh_scores(mesh, gt) -> dict:
+    """Chamfer / F-score between surface samples, and per-vertex label accuracy."""
+    v, f, labels = mesh
+    pts = surface_sample(v, f)
+    scores = chamfer_fscore(pts, surface_sample(gt.vertices, gt.faces), THRESHOLDS)
+    near = chamfer_fscore(v, gt.vertices, THRESHOLDS)["nearest"]
+    return {"chamfer": scores["chamfer"], "fscore": scores["fscore"],
+            "label_accuracy": label_accuracy(labels, gt.labels, near), "vertices": int(len(v)), "points": pts}
+
+
+@torch.no_grad()
+def render_at(G: TriPlaneGenerator, planes, ws, camera: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Super-resolved RGB (H, W, 3) in [0, 1] and argmax labels (H, W) at a camera."""
+    out = G.render(planes, ws, torch.from_numpy(camera)[None].float(), generator=torch.Generator().manual_seed(0))
+    rgb = ((out["image"][0].clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
+    return rgb, out["semantic"][0].argmax(0).numpy().astype(np.uint8)
+
+
+def _resize_labels(labels: np.ndarray, res: int) -> np.ndarray:
+    t = torch.from_numpy(labels.astype(np.float32))[None, None]
+    return torch.nn.functional.interpolate(t, size=(res, res), mode="nearest")[0, 0].numpy().astype(np.uint8)
+
+
+def _gt_view(arrays: Arrays, i: int, res: int) -> np.ndarray:
+    rgb = arrays.rgb[i].astype(np.float32) / 255.0 * arrays.alpha[i][..., None]
+    if rgb.shape[0] != res:
+        t = torch.from_numpy(rgb).permute(2, 0, 1)[None]
+        rgb = torch.nn.functional.interpolate(t, size=(res, res), mode="area")[0].permute(1, 2, 0).numpy()
+    return rgb
+
+
+def _mean(rows: list[dict], key: str):
+    vals = [r[key] for r in rows]
+    if isinstance(vals[0], dict):
+        return {k: float(np.mean([v[k] for v in vals])) for k in vals[0]}
+    return float(np.mean(vals))
+
+
+def evaluate_identities(G: TriPlaneGenerator, arrays: Arrays, level: float, max_identities: int,
+                        masks: np.ndarray | None = None, renders: bool = True, gt_cache: dict | None = None) -> dict:
+    """Mesh (and, with `renders`, SG mIoU and PSNR) figures over the first view of each identity;
+    `masks` replaces the GT label maps (the U-Net's output, end to end)."""
     from training.data.gt_mesh import head_mesh
     from training.data.sample import make_head
 
-    per_level: dict[float, list] = {lv: [] for lv in levels}
-    seen = 0
-    for idx in arrays.groups():
-        if seen >= max_identities:
-            break
+    gt_cache = {} if gt_cache is None else gt_cache
+    rows, preds, gts, sg_pred, sg_gt, psnrs = [], [], [], [], [], []
+    failures = 0
+    for idx in arrays.groups()[:max_identities]:
         i = int(idx[0])
-        m = arrays.labels[i] if masks is None else masks[i]
-        planes, grid = field_grid(G, m, arrays.camera[i])
-        gt = head_mesh(make_head(G.config.domain, int(arrays.identity[i])), res=mesh_res)
-        for lv, s in mesh_scores(G, planes, grid, gt, levels).items():
-            per_level[lv].append(s)
-        seen += 1
+        ident = int(arrays.identity[i])
+        mask = arrays.labels[i] if masks is None else masks[i]
+        ws, planes = condition(G, mask, arrays.camera[i])
+        if ident not in gt_cache:
+            gt = head_mesh(make_head(G.config.domain, ident), res=128)
+            gt_cache[ident] = (gt, surface_sample(gt.vertices, gt.faces))
+        gt, gt_pts = gt_cache[ident]
+        mesh = predicted_mesh(G, planes, field_grid(G, planes), level)
+        if mesh is None:
+            failures += 1
+            continue
+        s = mesh_scores(mesh, gt)
+        preds.append(s.pop("points"))
+        gts.append(gt_pts)
+        rows.append(s)
+        if renders:
+            rgb, labels = render_at(G, planes, ws, arrays.camera[i])
+            sg_pred.append(labels)
+            sg_gt.append(_resize_labels(arrays.labels[i], labels.shape[0]))
+            psnrs.append(psnr(rgb, _gt_view(arrays, i, rgb.shape[0])))
+    if not rows:
+        return {"identities": 0, "failures": failures}
+    out = {"identities": len(rows), "failures": failures, "chamfer": _mean(rows, "chamfer"),
+           "fscore": _mean(rows, "fscore"), "label_accuracy": _mean(rows, "label_accuracy")}
+    if renders:
+        out["sg_miou"] = mask_iou(np.stack(sg_pred), np.stack(sg_gt), G.num_classes)["miou"]
+        out["psnr"] = float(np.mean(psnrs))
+    if len(preds) > 1:
+        out["sensitivity"] = conditioning_sensitivity(preds, gts)
+    return out
+
+
+def conditioning_sensitivity(preds: list[np.ndarray], gts: list[np.ndarray]) -> float:
+    """mean_{i<j} Chamfer(pred_i, pred_j) / mean_{i<j} Chamfer(gt_i, gt_j)."""
+    pairs = [(i, j) for i in range(len(preds)) for j in range(i + 1, len(preds))]
+    num = np.mean([chamfer_fscore(preds[i], preds[j], ())["chamfer"] for i, j in pairs])
+    den = np.mean([chamfer_fscore(gts[i], gts[j], ())["chamfer"] for i, j in pairs])
+    return float(num / den)
+
+
+def other_identity_baseline(gt_cache: dict) -> dict:
+    """GT mesh of identity j as the prediction for identity i (consecutive pairs, both ways)."""
+    ids = list(gt_cache)
+    rows = []
+    for a, b in zip(ids, ids[1:] + ids[:1]):
+        if a == b:
+            continue
+        gt_a, pts_a = gt_cache[a]
+        gt_b, pts_b = gt_cache[b]
+        s = chamfer_fscore(pts_b, pts_a, THRESHOLDS)
+        near = chamfer_fscore(gt_b.vertices, gt_a.vertices, THRESHOLDS)["nearest"]
+        rows.append({"chamfer": s["chamfer"], "fscore": s["fscore"],
+                     "label_accuracy": label_accuracy(gt_b.labels, gt_a.labels, near)})
+    if not rows:
+        return {}
+    return {"pairs": len(rows), "chamfer": _mean(rows, "chamfer"), "fscore": _mean(rows, "fscore"),
+            "label_accuracy": _mean(rows, "label_accuracy")}
+
+
+def choose_mesh_level(G: TriPlaneGenerator, arrays: Arrays, levels, max_identities: int) -> tuple[float, dict]:
     summary = {}
-    for lv, rows in per_level.items():
-        ok = [r for r in rows if r is not None]
-        summary[str(lv)] = None if len(ok) < len(rows) or not ok else {
-            "chamfer": float(np.mean([r["chamfer"] for r in ok])),
-            "label_accuracy": float(np.mean([r["label_accuracy"] for r in ok])),
-            "identities": len(ok)}
-    return summary
-
-
-def best_level(summary: dict) -> float:
+    for level in levels:
+        r = evaluate_identities(G, arrays, level, max_identities, renders=False)
+        summary[str(level)] = r if r["identities"] == max_identities else None
     ok = {float(k): v["chamfer"] for k, v in summary.items() if v is not None}
     if not ok:
         raise RuntimeError("no candidate level produced a surface for every identity")
-    return min(ok, key=ok.get)
+    return min(ok, key=ok.get), summary
 
 
 def load_models(path: str):
@@ -147,6 +227,44 @@ def load_models(path: str):
     return w, G.eval(), U
 
 
+def evaluate(G: TriPlaneGenerator, U: UNetStyleDistil | None, test: Arrays, level: float, identities: int) -> dict:
+    """Every held-out figure for one model (see the module docstring)."""
+    results: dict = {"mesh_level": level}
+    gt_cache: dict = {}
+    pred = None
+    if U is not None:
+        pred = predict_masks(U, test.sketch)
+        results["masks"] = mask_iou(pred, test.labels, G.num_classes)
+        results["masks"]["views"] = int(len(test))
+    results["gt_mask"] = evaluate_identities(G, test, level, identities, gt_cache=gt_cache)
+    if pred is not None:
+        results["sketch"] = evaluate_identities(G, test, level, identities, masks=pred, gt_cache=gt_cache)
+    results["other_identity"] = other_identity_baseline(gt_cache)
+    return results
+
+
+def markdown_table(results: dict, names: tuple[str, ...]) -> str:
+    """The headline figures as a Markdown table (class names for the per-class IoU row)."""
+    g, s, o, m = (results.get(k, {}) for k in ("gt_mask", "sketch", "other_identity", "masks"))
+    f = lambda x, d=3: "-" if x is None else f"{x:.{d}f}"  # noqa: E731
+    fs = lambda r, t: f(r.get("fscore", {}).get(t)) if r else "-"  # noqa: E731
+    rows = ["| metric | from GT mask | end to end (sketch) | other identity's GT head |", "|---|---:|---:|---:|"]
+    rows.append(f"| Chamfer (box = 1) | {f(g.get('chamfer'), 4)} | {f(s.get('chamfer'), 4)} | {f(o.get('chamfer'), 4)} |")
+    for t in ("0.01", "0.02"):
+        rows.append(f"| F-score@{float(t):.0%} | {fs(g, t)} | {fs(s, t)} | {fs(o, t)} |")
+    rows.append(f"| per-vertex label accuracy | {f(g.get('label_accuracy'))} | {f(s.get('label_accuracy'))} | "
+                f"{f(o.get('label_accuracy'))} |")
+    rows.append(f"| SG mIoU (render vs input mask) | {f(g.get('sg_miou'))} | {f(s.get('sg_miou'))} | |")
+    rows.append(f"| front-view PSNR (dB) | {f(g.get('psnr'), 2)} | {f(s.get('psnr'), 2)} | |")
+    rows.append(f"| conditioning sensitivity | {f(g.get('sensitivity'))} | {f(s.get('sensitivity'))} | 1 (by definition) |")
+    if m:
+        rows.append(f"| U-Net mask mIoU ({m['views']} views) | | {f(m['miou'])} | |")
+        per = " · ".join(f"{n} {f(v, 2)}" for n, v in zip(names, m["iou"]) if v is not None)
+        rows.append("")
+        rows.append(f"Per-class mask IoU: {per}")
+    return "\n".join(rows) + "\n"
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", required=True, help="generator (+ U-Net) .safetensors")
@@ -155,8 +273,8 @@ def parse_args(argv=None):
     ap.add_argument("--levels", type=float, nargs="+", default=list(DEFAULT_LEVELS))
     ap.add_argument("--choose-level", action="store_true", help="pick the level on validation identities")
     ap.add_argument("--val-identities", type=int, default=4)
-    ap.add_argument("--test-identities", type=int, default=6)
-    ap.add_argument("--out", default=None, help="write the metrics JSON here")
+    ap.add_argument("--test-identities", type=int, default=12)
+    ap.add_argument("--out", default=None, help="write the metrics JSON here (and a .md table beside it)")
     ap.add_argument("--threads", type=int, default=2)
     return ap.parse_args(argv)
 
@@ -164,38 +282,38 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    for path in [args.weights] + ([args.unet] if args.unet else []):
+        if not Path(path).is_file():
+            raise SystemExit(f"error: weights file {path} does not exist")
+    if not (Path(args.data) / "meta" / "test").is_dir():
+        raise SystemExit(f"error: {args.data} has no test split (meta/test); make it with training.make_dataset")
     w, G, U = load_models(args.weights)
     if args.unet:
         uw = load_weights(args.unet)
         U = UNetStyleDistil(uw.config.unet, uw.config.num_classes)
         load_into(U, uw.state_dict("unet"), args.unet)
         U.eval()
-    domain = w.config.domain
-    results: dict = {"weights": str(args.weights)}
     t0 = time.time()
     level = w.config.mesh_level
+    extra = {}
     if args.choose_level:
-        val = render_arrays(domain, "train", args.val_identities, 1, G.config.generator.mask_resolution,
+        val = render_arrays(w.config.domain, "train", args.val_identities, 1, G.config.generator.mask_resolution,
                             first_index=500_000)
-        summary = evaluate_meshes(G, val, args.levels, max_identities=args.val_identities)
-        level = best_level(summary)
-        results["validation_levels"] = summary
-        results["mesh_level"] = level
+        level, summary = choose_mesh_level(G, val, args.levels, args.val_identities)
+        extra["validation_levels"] = summary
         print("validation:", json.dumps(summary), "-> level", level, flush=True)
-    test = load_folder(args.data, "test")
-    if U is not None:
-        pred = predict_masks(U, test.sketch)
-        results["masks"] = mask_metrics(pred, test.labels, w.config.num_classes)
-        results["masks"]["views"] = int(len(test))
-        print("masks:", {k: v for k, v in results["masks"].items() if k != "iou"}, flush=True)
-    results["mesh_gt_mask"] = evaluate_meshes(G, test, [level], max_identities=args.test_identities)
-    print("test meshes (GT masks):", results["mesh_gt_mask"], flush=True)
-    if U is not None:
-        results["mesh_sketch"] = evaluate_meshes(G, test, [level], masks=pred, max_identities=args.test_identities)
-        print("test meshes (sketch -> U-Net mask):", results["mesh_sketch"], flush=True)
+    results = {"weights": str(args.weights), **extra, **evaluate(G, U, load_folder(args.data, "test"), level,
+                                                                  args.test_identities)}
     results["seconds"] = round(time.time() - t0, 1)
+    from s3d_engine.labels import label_set
+
+    table = markdown_table(results, tuple(label_set(w.config.domain).names))
+    print(table, flush=True)
     if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        from s3d_engine.io_utils import write_text_atomic
+
+        write_text_atomic(Path(args.out), json.dumps(results, indent=2) + "\n")
+        write_text_atomic(Path(args.out).with_suffix(".md"), table)
     return 0
 
 

@@ -23,9 +23,11 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1e-6) 
 
 
 def unet_loss(logits: torch.Tensor, style: torch.Tensor, mask: torch.Tensor,
-              style_target: torch.Tensor | None, mse_weight: float = 1.0) -> dict[str, torch.Tensor]:
-    """S3D: L = CE + Dice + mse_weight * MSE(style (B, w_dim, 7), target (B, w_dim, 7))."""
-    ce = F.cross_entropy(logits, mask.long())
+              style_target: torch.Tensor | None, mse_weight: float = 1.0,
+              class_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """S3D: L = CE + Dice + mse_weight * MSE(style (B, w_dim, 7), target (B, w_dim, 7)).
+    `class_weights` (C,) weight the CE per class (None: S3D's unweighted CE)."""
+    ce = F.cross_entropy(logits, mask.long(), weight=class_weights)
     dice = dice_loss(logits, mask)
     out = {"ce": ce, "dice": dice}
     total = ce + dice

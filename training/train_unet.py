@@ -20,10 +20,10 @@ import torch
 from s3d_engine.models.generator import TriPlaneGenerator
 from s3d_engine.models.unet import UNetStyleDistil
 from s3d_engine.weights import load_into, load_weights, save_weights
-from training.data.augment import augment_sketch
+from training.data.augment import augment_pair, augment_sketch
 
 from .arrays import Arrays, load_folder
-from .losses import unet_loss
+from .losses import class_weights_from_counts, unet_loss
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,7 +36,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--mse-weight", type=float, default=1.0)
-    ap.add_argument("--augment", choices=("none", "s3d", "strong"), default="s3d")
+    ap.add_argument("--augment", choices=("none", "s3d", "strong"), default="s3d",
+                    help="s3d: S3D's erode/dilate; strong: also aligned warps of sketch and mask, stroke and part dropout")
+    ap.add_argument("--class-power", type=float, default=0.0,
+                    help="CE class weights ~ pixel frequency^-power (0 = S3D's unweighted CE; 0.5 = square-root balance)")
     ap.add_argument("--log-every", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
@@ -56,17 +59,26 @@ def style_targets(G: TriPlaneGenerator, labels: np.ndarray, chunk: int = 32) -> 
     return torch.cat(out)
 
 
-def sketch_batch(arrays: Arrays, idx: np.ndarray, rng: np.random.Generator, augment: str, res: int) -> torch.Tensor:
-    xs = []
+def sketch_batch(arrays: Arrays, idx: np.ndarray, rng: np.random.Generator, augment: str, res: int
+                 ) -> tuple[torch.Tensor, np.ndarray]:
+    """Sketches (B, 1, res, res) in [0, 1] and their label maps (B, H, W). With `strong`, half of
+    the pairs get the same random warp (the mask stays aligned with the sketch) and the
+    sketch-only augmentations (stroke and part dropout, thickness) run without warping."""
+    xs, ms = [], []
     for i in idx:
         s = arrays.sketch[i].astype(np.float32) / 255.0
-        if augment != "none":
-            s = augment_sketch(s, rng, strong=augment == "strong", labels=arrays.labels[i])
+        m = arrays.labels[i]
+        if augment == "strong" and rng.random() < 0.5:
+            s, m = augment_pair(s, m, rng)
+            s = augment_sketch(s, rng, strong=True, labels=m, warp=False)
+        elif augment != "none":
+            s = augment_sketch(s, rng, strong=augment == "strong", labels=m, warp=False)
         xs.append(s)
+        ms.append(m)
     x = torch.from_numpy(np.stack(xs))[:, None]
     if x.shape[-1] != res:
         x = torch.nn.functional.interpolate(x, size=(res, res), mode="bilinear", align_corners=False, antialias=True)
-    return x
+    return x, np.stack(ms)
 
 
 def resize_masks(labels: np.ndarray, res: int) -> torch.Tensor:
@@ -90,7 +102,6 @@ def run(args: argparse.Namespace, arrays: Arrays | None = None) -> UNetStyleDist
         if args.limit:
             arrays = arrays.subset(np.arange(min(args.limit, len(arrays))))
     res = config.unet.resolution
-    masks = resize_masks(arrays.labels, res)
     t0 = time.time()
     targets = None
     if args.mse_weight > 0:
@@ -108,6 +119,11 @@ def run(args: argparse.Namespace, arrays: Arrays | None = None) -> UNetStyleDist
     if args.resume:
         load_into(U, load_weights(args.resume).state_dict("unet"), args.resume)
     U.train()
+    class_weights = None
+    if args.class_power > 0:
+        counts = torch.from_numpy(np.bincount(arrays.labels.reshape(-1), minlength=config.num_classes))
+        class_weights = class_weights_from_counts(counts, power=args.class_power)
+        print("CE class weights:", [round(float(w), 2) for w in class_weights], flush=True)
     opt = torch.optim.Adam(U.parameters(), lr=args.lr)
     log = open(out / "log.jsonl", "a", encoding="utf-8")
     t0 = time.time()
@@ -124,9 +140,10 @@ def run(args: argparse.Namespace, arrays: Arrays | None = None) -> UNetStyleDist
         frac = min(1.0, (time.time() - t0) / budget) if args.steps >= 10 ** 9 else step / max(1, args.steps)
         for g in opt.param_groups:
             g["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
-        x = sketch_batch(arrays, idx, rng, args.augment, res)
+        x, labels = sketch_batch(arrays, idx, rng, args.augment, res)
         logits, style = U(x)
-        losses = unet_loss(logits, style, masks[idx], None if targets is None else targets[idx], args.mse_weight)
+        losses = unet_loss(logits, style, resize_masks(labels, res), None if targets is None else targets[idx],
+                           args.mse_weight, class_weights)
         opt.zero_grad(set_to_none=True)
         losses["total"].backward()
         opt.step()

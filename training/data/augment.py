@@ -111,16 +111,18 @@ def part_dropout(sketch: np.ndarray, labels: np.ndarray, rng: np.random.Generato
 
 
 def augment_sketch(sketch: np.ndarray, rng: np.random.Generator, strong: bool = False,
-                   labels: np.ndarray | None = None, droppable: tuple[int, ...] = (8, 9, 13, 14, 15, 16, 18)) -> np.ndarray:
+                   labels: np.ndarray | None = None, droppable: tuple[int, ...] = (8, 9, 13, 14, 15, 16, 18),
+                   warp: bool = True) -> np.ndarray:
     """S3D's erode/dilate always; with `strong`, also (each with its own probability) affine +
-    elastic warp, stroke dropout, thickness jitter and, given `labels`, part dropout."""
+    elastic warp (unless `warp` is False: the caller warps sketch and mask together with
+    `augment_pair`), stroke dropout, thickness jitter and, given `labels`, part dropout."""
     out = sketch.astype(np.float32)
     if strong:
         if labels is not None and rng.random() < 0.2:
             out = part_dropout(out, labels, rng, droppable)
         if rng.random() < 0.5:
             out = stroke_dropout(out, rng, fraction=rng.uniform(0.05, 0.2))
-        if rng.random() < 0.7:
+        if warp and rng.random() < 0.7:
             out = random_warp(rng, out.shape[0]).apply(out)
         if rng.random() < 0.3:  # thinning by whole pixels only where strokes are several pixels wide
             out = thickness(out, int(rng.choice([-1, 1, 2] if out.shape[0] >= 256 else [1, 2])))
