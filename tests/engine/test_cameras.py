@@ -57,3 +57,32 @@ def test_pose_sampling_is_deterministic_and_in_range():
     radii = np.linalg.norm(a[:, [3, 7, 11]], axis=1)
     assert np.allclose(radii, 2.7, atol=1e-5)
     assert orbit_cameras("face", 6).shape == (6, 25)
+
+
+# Literal values from ../shared/reference/s3d-pix2pix3d.md (§2.7: pix2pix3D `train.py` rendering options
+# per cfg; §2.8: inference configs and video orbit) and ../shared/reference/data.md (§3.1 cameras):
+# ffhq/celeba and afhq: ray 2.25-3.3, box 1, radius 2.7, pivot [0, 0, 0.2] / [0, 0, -0.06];
+# normalised focal 4.2647 for seg2face and seg2cat; orbit yaw +-0.35 rad, pitch +-0.25 rad.
+REFERENCE = {
+    "face": dict(radius=2.7, pivot=(0.0, 0.0, 0.2), focal=4.2647, ray_start=2.25, ray_end=3.3, box_warp=1.0,
+                 yaw_range=0.35, pitch_range=0.25),
+    "cat": dict(radius=2.7, pivot=(0.0, 0.0, -0.06), focal=4.2647, ray_start=2.25, ray_end=3.3, box_warp=1.0,
+                yaw_range=0.35, pitch_range=0.25),
+}
+
+
+@pytest.mark.parametrize("domain", ["face", "cat"])
+def test_camera_defaults_match_pix2pix3d(domain):
+    d = CAMERA_DEFAULTS[domain]
+    for name, value in REFERENCE[domain].items():
+        assert getattr(d, name) == pytest.approx(value, abs=1e-12), name
+    assert d.fov_degrees == pytest.approx(18.837, abs=0.01)  # EG3D FFHQ's FOV
+
+
+@pytest.mark.parametrize("domain, pivot_z", [("face", 0.2), ("cat", -0.06)])
+def test_frontal_domain_camera_by_hand(domain, pivot_z):
+    c2w, K = split_camera_label(domain_camera(domain))
+    assert np.allclose(K, [[4.2647, 0, 0.5], [0, 4.2647, 0.5], [0, 0, 1]], atol=1e-6)
+    assert np.allclose(c2w[:3, 3], [0.0, 0.0, 2.7], atol=1e-6)  # on the radius-2.7 sphere around the origin
+    forward = np.array([0.0, 0.0, pivot_z]) - np.array([0.0, 0.0, 2.7])  # looking at the pivot
+    assert np.allclose(c2w[:3, 2], forward / np.linalg.norm(forward), atol=1e-6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from s3d_engine.cameras import CAMERA_DEFAULTS, domain_camera, project_points, split_camera_label
+from s3d_engine.cameras import domain_camera, project_points, split_camera_label
 from training.data import sdf as S
 from training.data.face_params import sample_face_params
 from training.data.gt_mesh import head_mesh, label_agreement, rasterize_mesh
@@ -98,7 +98,8 @@ def test_samples_are_deterministic_and_complete():
     assert a.sketch.dtype == np.float32 and 0 <= a.sketch.min() and a.sketch.max() <= 1
     c2w, K = split_camera_label(a.camera)
     assert np.allclose(c2w[:3, :3] @ c2w[:3, :3].T, np.eye(3), atol=1e-5)
-    assert np.isclose(K[0, 0], CAMERA_DEFAULTS["cat"].focal) and np.isclose(K[0, 2], 0.5)
+    # pix2pix3D's seg2cat intrinsics (shared/reference/s3d-pix2pix3d.md §2.8): focal 4.2647, centre 0.5
+    assert np.allclose(K, [[4.2647, 0.0, 0.5], [0.0, 4.2647, 0.5], [0.0, 0.0, 1.0]], atol=1e-6)
     assert sample_view(a).labels is a.labels
 
 
