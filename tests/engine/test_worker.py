@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import trimesh
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_DIR = ROOT / "tests" / "addon"
@@ -216,5 +217,40 @@ def test_real_pipeline_generate_and_cache(tmp_path):
                out_dir=str(tmp_path / "y"))
         err = w.until("img")[-1]
         assert err["event"] == "error" and "not found" in err["message"]
+    finally:
+        w.close()
+
+
+@needs_pipeline
+def test_real_pipeline_progress_contract_then_result(tmp_path):
+    """A cold generate on the real tiny pipeline: only progress events (load, start, the pipeline's
+    stages, finishing, save) with fractions that never go down, then one result whose files exist
+    and whose mesh has vertices."""
+    w = Worker(fake=False, args=["--device", "cpu"])
+    try:
+        assert w.next()["event"] == "ready"
+        w.send(id="g", cmd="generate", weights="random:tiny:face", sketch=STROKES, seed=1, mesh_resolution=40,
+               smooth=False, formats=["ply", "glb"], out_dir=str(tmp_path / "out"))
+        msgs = w.until("g", timeout=300)
+        *progress, result = msgs
+        assert result["event"] == "result", result
+        assert progress and all(m["event"] == "progress" for m in progress), msgs
+        stages = [m["stage"] for m in progress]
+        assert stages[:3] == ["load", "start", "sketch"], stages  # cold: the model loads first
+        assert stages[-2:] == ["finishing", "save"], stages
+        fractions = [m["fraction"] for m in progress]
+        assert all(0.0 <= f <= 1.0 for f in fractions)
+        assert all(a <= b for a, b in zip(fractions, fractions[1:])), fractions
+        assert fractions[0] == 0.0 and fractions[-1] == 0.95 and len(set(fractions)) >= 3
+        for kind in ("ply", "glb", "front", "mask", "summary"):
+            assert Path(result["files"][kind]).is_file(), kind
+        mesh = trimesh.load(result["files"]["ply"], process=False)
+        assert len(mesh.vertices) == result["vertices"] > 0 and len(mesh.faces) == result["faces"] > 0
+        labels = mesh.metadata["_ply_raw"]["vertex"]["data"]["label"]
+        assert len(labels) == len(mesh.vertices) and labels.max() < 19
+        assert result["domain"] == "face" and len(result["label_names"]) == 19
+        w.send(id="p", cmd="ping")
+        assert [m["event"] for m in w.until("p")] == ["pong"]  # nothing more for the finished job
+        assert sum(json.loads(line).get("id") == "g" for line in w.raw) == len(msgs)
     finally:
         w.close()
