@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from training.losses import dice_loss, unet_loss
+from training.losses import class_weights_from_counts, dice_loss, unet_loss
 
 L3 = math.log(3.0)
 
@@ -54,6 +54,25 @@ def test_dice_loss_limits():
     assert float(dice_loss(-perfect, target)) == pytest.approx(1.0, abs=1e-6)  # every pixel wrong
 
 
+def three_classes_one_absent():
+    """Image 0 of two_images() plus a class 2 whose probability is exactly 0 (logit -1000) and which
+    the target never uses: probs (3/4, 1/4, 0) and (1/2, 1/2, 0), target (0, 1)."""
+    logits, target = two_images()
+    absent = torch.full((1, 1, 1, 2), -1000.0, dtype=torch.float64)
+    return torch.cat([logits[:1], absent], 1), target[:1]
+
+
+def test_dice_loss_with_an_absent_class_and_the_smoothing_term():
+    logits, target = three_classes_one_absent()
+    # smooth = 1: Dice_c = (2 I + 1) / (U + 1)
+    #   class 0: I = 3/4, U = 5/4 + 1 = 9/4 -> (5/2) / (13/4) = 10/13
+    #   class 1: I = 1/2, U = 3/4 + 1 = 7/4 -> 2 / (11/4)     = 8/11
+    #   class 2: I = 0,   U = 0            -> 1 / 1          = 1 (absent from both: perfect)
+    assert float(dice_loss(logits, target, smooth=1.0)) == pytest.approx(1 - (10 / 13 + 8 / 11 + 1) / 3, rel=1e-9)
+    # the default smooth (1e-6) barely moves classes 0 and 1, and still makes class 2's 0/0 a 1
+    assert float(dice_loss(logits, target)) == pytest.approx(1 - (2 / 3 + 4 / 7 + 1) / 3, rel=1e-5)
+
+
 def test_unet_loss_terms_and_total_by_hand():
     logits, target = two_images()
     out = unet_loss(logits, torch.zeros(2, 3, 7), target, None)
@@ -70,3 +89,36 @@ def test_unet_loss_adds_the_weighted_style_mse():
     out = unet_loss(logits, style, target, style_target, mse_weight=2.0)
     assert float(out["mse"]) == pytest.approx(0.25)
     assert float(out["total"]) == pytest.approx(CE + DICE + 2.0 * 0.25, rel=1e-5)
+
+
+def test_unet_loss_default_mse_weight_is_one():
+    logits, target = two_images()
+    style = torch.zeros(2, 3, 7, dtype=torch.float64)
+    out = unet_loss(logits, style, target, style + 0.5)
+    assert float(out["total"]) == pytest.approx(CE + DICE + 0.25, rel=1e-5)
+
+
+def test_unet_loss_class_weighted_cross_entropy():
+    logits, target = two_images()
+    # targets 0, 1, 1, 1 with -ln p = ln 4/3, ln 2, ln 4/3, ln 2; weights (1, 3):
+    # sum(w_t * -ln p) / sum(w_t) = (1 ln 4/3 + 3 ln 2 + 3 ln 4/3 + 3 ln 2) / 10
+    weights = torch.tensor([1.0, 3.0], dtype=torch.float64)
+    out = unet_loss(logits, torch.zeros(2, 3, 7), target, None, class_weights=weights)
+    assert float(out["ce"]) == pytest.approx((4 * math.log(4 / 3) + 6 * math.log(2)) / 10, rel=1e-6)
+    assert float(out["total"]) == pytest.approx(float(out["ce"]) + DICE, rel=1e-5)
+
+
+def test_class_weights_from_counts_by_hand():
+    # counts (0, 1, 3): freq (0, 1/4, 3/4); freq^-1/2 = (-, 2, 2/sqrt 3); absent class -> 0;
+    # frequency-weighted mean 2 * 1/4 + 2/sqrt(3) * 3/4 = 1/2 + sqrt(3)/2
+    w = class_weights_from_counts(torch.tensor([0, 1, 3]))
+    mean = 0.5 + math.sqrt(3) / 2
+    assert w.dtype == torch.float32
+    assert w.tolist() == pytest.approx([0.0, 2 / mean, 2 / math.sqrt(3) / mean], rel=1e-6)
+    # power 1, counts (1, 1000): raw weights 1001 and 1.001, weighted mean 1 + 1 = 2 -> 500.5 and
+    # 0.5005, the first capped at 10
+    w = class_weights_from_counts(torch.tensor([1, 1000]), power=1.0)
+    assert w.tolist() == pytest.approx([10.0, 0.5005], rel=1e-6)
+    w = class_weights_from_counts(torch.tensor([1, 1000]), power=1.0, cap=1000.0)
+    assert w.tolist() == pytest.approx([500.5, 0.5005], rel=1e-6)
+    assert class_weights_from_counts(torch.zeros(3)).tolist() == [0.0, 0.0, 0.0]  # nothing counted yet

@@ -34,6 +34,7 @@ def test_mask_iou_3x3_by_hand():
     assert m["foreground_accuracy"] == pytest.approx(5 / 7)
 
 
+@pytest.mark.filterwarnings("error")  # empty cases are handled, not left to numpy's "mean of empty slice"
 def test_mask_iou_counts_a_class_seen_only_in_the_prediction():
     gt = np.array([[0, 0], [0, 0]])
     pred = np.array([[0, 0], [0, 1]])
@@ -50,8 +51,16 @@ def test_mask_iou_is_one_for_a_perfect_batch_and_checks_shapes():
     m = mask_iou(gt.copy(), gt, 3)
     assert m["miou"] == 1.0 and m["pixel_accuracy"] == 1.0 and m["foreground_accuracy"] == 1.0
     assert m["iou"] == [1.0, 1.0, 1.0]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="differ in shape"):
         mask_iou(GT[:2], GT, 3)
+
+
+@pytest.mark.filterwarnings("error")
+def test_mask_iou_without_any_counted_class_is_nan():
+    seven = np.full((2, 2), 7)  # a label outside range(num_classes) in both maps
+    m = mask_iou(seven, seven, 3)
+    assert m["iou"] == [None, None, None] and math.isnan(m["miou"])
+    assert m["pixel_accuracy"] == 1.0 and m["foreground_accuracy"] == 1.0
 
 
 def test_mask_iou_accumulates_over_the_whole_set_not_per_image():
@@ -110,7 +119,10 @@ def test_fscore_threshold_is_strict_and_zero_without_matches():
     assert none["precision"]["0.125"] == 0.0 and none["recall"]["0.125"] == 0.0
     assert none["fscore"]["0.125"] == 0.0
     assert chamfer_fscore(pred, gt)["fscore"].keys() == {"0.01", "0.02"}  # default: 1 % and 2 % of the box
-    with pytest.raises(ValueError):
+    # and the other direction: gt points at 0.5 and 0.25 from the one pred point
+    out = chamfer_fscore(np.zeros((1, 3)), np.array([[0.5, 0, 0], [0.25, 0, 0]]), thresholds=(0.5,))
+    assert out["precision"]["0.5"] == 1.0 and out["recall"]["0.5"] == 0.5
+    with pytest.raises(ValueError, match="non-empty"):
         point_distances(np.zeros((0, 3)), gt)
 
 
@@ -118,7 +130,7 @@ def test_label_accuracy_through_the_nearest_gt_vertex():
     # pred labels 1, 2, 3 against gt labels at nearest = 0, 2, 2 -> 1, 3, 3: two of three agree
     assert label_accuracy(np.array([1, 2, 3]), np.array([1, 5, 3, 9]), np.array([0, 2, 2])) == pytest.approx(2 / 3)
     assert label_accuracy(np.array([5, 9]), np.array([1, 5, 3, 9]), np.array([1, 3])) == 1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="2 labels for 1 nearest"):
         label_accuracy(np.array([1, 2]), np.array([1, 2]), np.array([0]))
 
 
@@ -132,5 +144,11 @@ def test_psnr_of_a_constant_offset():
     b[0, 0, 0] += 0.6  # one of 60 values off by 0.6: MSE 0.006
     assert psnr(a, b) == pytest.approx(10 * math.log10(1 / 0.006))
     assert psnr(a, a) == math.inf
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="differ in shape"):
         psnr(a, a[:2])
+
+
+def test_psnr_of_uint8_images_does_not_wrap_around():
+    a = np.zeros((4, 4), np.uint8)
+    b = np.full((4, 4), 10, np.uint8)  # 0 - 10 would wrap to 246 in uint8 arithmetic
+    assert psnr(a, b, peak=255.0) == pytest.approx(10 * math.log10(255 ** 2 / 100))
