@@ -164,6 +164,15 @@ def load_field_samples(root: str | Path, split: str, identities) -> FieldSamples
                         **{key: np.stack([r[key] for r in rows]) for key in ("points", "sdf", "labels", "albedo")})
 
 
+def sample_field(kind: str, identities, n: int = POINTS_PER_IDENTITY) -> FieldSamples:
+    """The same samples computed in memory (tests, small runs): no files."""
+    from training.data.sample import make_head
+
+    rows = [sample_identity(make_head(kind, int(k)), np.random.default_rng([7, int(k)]), n) for k in identities]
+    return FieldSamples(identities=np.asarray(list(identities), np.int64),
+                        **{key: np.stack([r[key] for r in rows]) for key in ("points", "sdf", "labels", "albedo")})
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.field_samples", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True, help="a training.make_dataset folder")

@@ -266,7 +266,7 @@ class Trainer:
         return path
 
 
-def run(args: argparse.Namespace, arrays: Arrays | None = None) -> Trainer:
+def run(args: argparse.Namespace, arrays: Arrays | None = None, field: FieldSamples | None = None) -> Trainer:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -275,8 +275,7 @@ def run(args: argparse.Namespace, arrays: Arrays | None = None) -> Trainer:
         arrays = load_folder(args.data, "train")
         if args.limit:
             arrays = arrays.subset(np.arange(min(args.limit, len(arrays))))
-    field = None
-    if args.field:
+    if args.field and field is None:
         field = load_field_samples(args.data, "train", [int(arrays.identity[g[0]]) for g in arrays.groups()])
     trainer = Trainer(arrays, config, args, field)
     log = open(out / "log.jsonl", "a", encoding="utf-8")
