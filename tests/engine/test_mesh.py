@@ -166,3 +166,41 @@ def test_mesh_labels_follow_a_field_that_varies_in_space():
     assert set(np.unique(mesh.labels).tolist()) == set(range(N_CLASSES))
     right = mesh.vertices[:, 0] > 0.1
     assert (mesh.labels[right] == expected[right]).all() and right.sum() > 100
+
+
+class ConstantDecoder:
+    """Stand-in decoder: the same colour features (before clamping) and logits at every point."""
+
+    output_dim = 4
+
+    def __init__(self, colour, label=2):
+        self.colour, self.label = torch.tensor(colour), label
+
+    def __call__(self, sampled_features):
+        n, _, m, _ = sampled_features.shape
+        rgb = torch.zeros(n, m, 2 * self.output_dim)
+        rgb[..., :3] = self.colour
+        rgb[..., self.output_dim + self.label] = 1.0
+        return {"rgb": rgb}
+
+
+@pytest.mark.parametrize("colour, expected", [
+    ((-0.5, 0.2, 1.5), (0, 51, 255)),  # clamped to [0, 1]; 0.2 * 255 + 0.5 = 51.5 -> 51
+    ((1.0, 0.5, 0.0), (255, 128, 0)),  # 0.5 * 255 + 0.5 = 128.0 -> 128
+])
+def test_vertex_colours_are_clamped_and_rounded_to_srgb_bytes(colour, expected):
+    from s3d_engine.mesh.attributes import vertex_attributes
+
+    planes = torch.zeros(1, 3, 4, 8, 8)
+    rgb, labels = vertex_attributes(planes, ConstantDecoder(colour), np.zeros((5, 3)), 3, 1.0)
+    assert rgb.dtype == np.uint8 and rgb.shape == (5, 3)
+    assert (rgb == expected).all(), rgb[0]
+    assert labels.dtype == np.uint8 and labels.tolist() == [2] * 5
+
+
+def test_vertex_attributes_of_no_vertices():
+    from s3d_engine.mesh.attributes import vertex_attributes
+
+    rgb, labels = vertex_attributes(torch.zeros(1, 3, 4, 8, 8), ConstantDecoder((0, 0, 0)), np.zeros((0, 3)), 3, 1.0)
+    assert rgb.shape == (0, 3) and rgb.dtype == np.uint8
+    assert labels.shape == (0,) and labels.dtype == np.uint8

@@ -122,3 +122,4 @@ def test_class_weights_from_counts_by_hand():
     w = class_weights_from_counts(torch.tensor([1, 1000]), power=1.0, cap=1000.0)
     assert w.tolist() == pytest.approx([500.5, 0.5005], rel=1e-6)
     assert class_weights_from_counts(torch.zeros(3)).tolist() == [0.0, 0.0, 0.0]  # nothing counted yet
+    assert class_weights_from_counts(torch.tensor([0, 1])).tolist() == [0.0, 1.0]  # one pixel of one class
