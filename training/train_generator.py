@@ -77,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--w-albedo", type=float, default=1.0)
     ap.add_argument("--density-slope", type=float, default=600.0, help="raw sigma per world unit of signed distance")
     ap.add_argument("--label-band", type=float, default=0.02, help="labels/albedo supervised where |sdf| < band")
+    ap.add_argument("--mapping-lr-scale", type=float, default=1.0,
+                    help="learning-rate factor for the z + c mapping's layers (their lr multiplier is 0.01)")
     ap.add_argument("--kl-weight", type=float, default=0.0, help="cVAE appearance encoder's KL weight (0 = z ~ N(0, I))")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N samples")
     return ap.parse_args(argv)
@@ -102,7 +104,16 @@ class Trainer:
 
                 self.encoder.load_state_dict(load_file(args.resume_encoder))
             main = main + list(self.encoder.parameters())
-        self.opt = torch.optim.Adam(main, lr=args.lr, betas=(0.9, 0.99), eps=1e-8)
+        # The z + c mapping stores its weights x 100 (StyleGAN's lr multiplier 0.01), so Adam moves
+        # it 100x slower than everything else: right for a GAN's 25M images, too slow for the
+        # appearance to become z-dependent in a few thousand CPU steps. --mapping-lr-scale
+        # rescales its step (100 = the same effective rate as the rest of the network).
+        mapping = self.G.backbone.mapping
+        slow = [p for n, p in mapping.named_parameters() if n.startswith("fc")]
+        slow_ids = {id(p) for p in slow}
+        groups = [{"params": [p for p in main if id(p) not in slow_ids], "lr": args.lr},
+                  {"params": slow, "lr": args.lr * args.mapping_lr_scale}]
+        self.opt = torch.optim.Adam(groups, lr=args.lr, betas=(0.9, 0.99), eps=1e-8)
         self.opt_sr = torch.optim.Adam(sr_params, lr=args.sr_lr, betas=(0.9, 0.99), eps=1e-8)
         self.train_options = dataclasses.replace(self.G.render_options, depth_resolution=args.depth_samples,
                                                  depth_resolution_importance=0)
