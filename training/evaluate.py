@@ -243,6 +243,20 @@ def evaluate(G: TriPlaneGenerator, U: UNetStyleDistil | None, test: Arrays, leve
     return results
 
 
+def smoke_metrics(G: TriPlaneGenerator, U: UNetStyleDistil | None, level: float, identities: int = 2) -> dict:
+    """A small fixed held-out set that needs no dataset folder: the first `identities` test
+    identities of seed 0, view 0, rendered at the mask resolution. Its figures are stored in
+    the weights sidecar and recomputed by the shipped-weights test."""
+    test = render_arrays(G.config.domain, "test", identities, 1, G.config.generator.mask_resolution)
+    r = evaluate(G, U, test, level, identities)
+    keep = ("chamfer", "fscore", "label_accuracy", "sg_miou")
+    out = {"identities": identities, "gt_mask": {k: r["gt_mask"].get(k) for k in keep}}
+    if "masks" in r:
+        out["mask_miou"] = r["masks"]["miou"]
+        out["sketch"] = {k: r["sketch"].get(k) for k in keep}
+    return out
+
+
 def markdown_table(results: dict, names: tuple[str, ...]) -> str:
     """The headline figures as a Markdown table (class names for the per-class IoU row)."""
     g, s, o, m = (results.get(k, {}) for k in ("gt_mask", "sketch", "other_identity", "masks"))
@@ -274,6 +288,9 @@ def parse_args(argv=None):
     ap.add_argument("--choose-level", action="store_true", help="pick the level on validation identities")
     ap.add_argument("--val-identities", type=int, default=4)
     ap.add_argument("--test-identities", type=int, default=12)
+    ap.add_argument("--smoke-identities", type=int, default=2,
+                    help="also score this many test identities rendered on the fly (no dataset needed): the "
+                         "'smoke' block that tests/engine/test_shipped_weights.py recomputes (0 = skip)")
     ap.add_argument("--out", default=None, help="write the metrics JSON here (and a .md table beside it)")
     ap.add_argument("--threads", type=int, default=2)
     return ap.parse_args(argv)
@@ -304,6 +321,8 @@ def main(argv=None) -> int:
         print("validation:", json.dumps(summary), "-> level", level, flush=True)
     results = {"weights": str(args.weights), **extra, **evaluate(G, U, load_folder(args.data, "test"), level,
                                                                   args.test_identities)}
+    if args.smoke_identities > 0:
+        results["smoke"] = smoke_metrics(G, U, level, args.smoke_identities)
     results["seconds"] = round(time.time() - t0, 1)
     from s3d_engine.labels import label_set
 

@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", default=None, help="generator .safetensors to start from")
+    ap.add_argument("--init-from", default=None,
+                    help="generator .safetensors of another domain: copy the tensors whose names and shapes match")
     ap.add_argument("--resume-encoder", default=None, help="appearance encoder .safetensors (cVAE) to start from")
     ap.add_argument("--field", action="store_true", help="3D supervision from {data}/field (training.field_samples)")
     ap.add_argument("--points", type=int, default=32768, help="3D points per identity per step")
@@ -84,6 +86,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def transfer_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> int:
+    """Copy the tensors whose name and shape match (a face generator into a cat one: synthesis,
+    mapping and most of the decoder carry over; the class-dependent layers stay fresh)."""
+    own = model.state_dict()
+    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    own.update(matched)
+    model.load_state_dict(own)
+    print(f"initialised {len(matched)} of {len(own)} tensors from the other generator", flush=True)
+    return len(matched)
+
+
 class Trainer:
     def __init__(self, arrays: Arrays, config, args: argparse.Namespace, field: FieldSamples | None = None) -> None:
         self.a, self.config, self.args, self.field = arrays, config, args, field
@@ -92,6 +105,8 @@ class Trainer:
         self.G = TriPlaneGenerator(config).train()
         if args.resume:
             load_into(self.G, load_weights(args.resume).state_dict("generator"), args.resume)
+        elif args.init_from:
+            self.transferred = transfer_matching(self.G, load_weights(args.init_from).state_dict("generator"))
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         sr_params = list(self.G.superresolution.parameters()) + list(self.G.superresolution_semantic.parameters())
         sr_ids = {id(p) for p in sr_params}

@@ -2,13 +2,15 @@
 down, the weights are finite, and the packaged file loads and runs in S3DPipeline."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
-from training import train_generator, train_unet
+from training import evaluate, train_generator, train_unet
 from training.arrays import render_arrays
-from training.evaluate import chamfer, mask_metrics
+from training.field_samples import sample_field
 from training.losses import dice_loss, render_loss
 from training.package import package
 
@@ -30,19 +32,17 @@ def test_dice_and_render_loss_basics():
     assert float(out["rgb"]) == 0.0 and float(out["sem"]) == 0.0 and float(out["alpha"]) < 1e-3
 
 
-def test_metrics():
-    gt = np.array([[0, 1], [1, 2]])
-    m = mask_metrics(gt.copy(), gt, 3)
-    assert m["miou"] == 1.0 and m["pixel_accuracy"] == 1.0
-    pts = np.random.default_rng(0).random((50, 3))
-    assert chamfer(pts, pts)[0] == 0.0
-
-
 def test_train_tiny_and_load(arrays, tmp_path):
     gen_args = train_generator.parse_args([
         "--data", "-", "--out", str(tmp_path / "gen"), "--config", "tiny", "--steps", "16", "--rays", "128",
-        "--depth-samples", "8", "--lr", "5e-3", "--sr-every", "4", "--log-every", "1", "--threads", "2"])
-    trainer = train_generator.run(gen_args, arrays)
+        "--depth-samples", "8", "--lr", "5e-3", "--sr-every", "4", "--log-every", "1", "--threads", "2",
+        "--field", "--points", "1024", "--kl-weight", "1e-3"])
+    field = sample_field("face", [int(arrays.identity[g[0]]) for g in arrays.groups()], n=2048)
+    trainer = train_generator.run(gen_args, arrays, field)
+    log = [json.loads(line) for line in (tmp_path / "gen" / "log.jsonl").read_text().splitlines()]
+    assert all(r["grad_encoder"] > 0 for r in log)  # the label-map encoder is trained
+    assert {"density", "label3d", "albedo", "kl"} <= set(log[-1])
+    assert (tmp_path / "gen" / "final_encoder.safetensors").is_file()
     totals = [float(line.split('"total": ')[1].split(",")[0]) for line in (tmp_path / "gen" / "log.jsonl").read_text().splitlines()]
     assert all(np.isfinite(totals))
     assert np.mean(totals[-4:]) < np.mean(totals[:4])
@@ -50,7 +50,8 @@ def test_train_tiny_and_load(arrays, tmp_path):
 
     unet_args = train_unet.parse_args([
         "--data", "-", "--generator", str(tmp_path / "gen" / "final.safetensors"), "--out", str(tmp_path / "unet"),
-        "--steps", "16", "--batch", "4", "--lr", "3e-3", "--log-every", "4"])
+        "--steps", "16", "--batch", "4", "--lr", "3e-3", "--log-every", "4", "--augment", "strong",
+        "--class-power", "0.5"])
     train_unet.run(unet_args, arrays)
     rows = (tmp_path / "unet" / "log.jsonl").read_text().splitlines()
     first, last = (float(r.split('"total": ')[1].split(",")[0].rstrip("}")) for r in (rows[0], rows[-1]))
@@ -66,3 +67,15 @@ def test_train_tiny_and_load(arrays, tmp_path):
     result = pipe(sketch, seed=0, mesh_resolution=32)
     assert result.mask.shape == (32, 32)
     assert result.mesh is not None and len(result.mesh.faces) > 0
+
+    # the evaluation entry point on a held-out folder: JSON and the Markdown table
+    from training.make_dataset import main as make_dataset
+
+    make_dataset(["--kind", "face", "--count", "0", "--test-count", "2", "--views-per-identity", "1",
+                  "--out", str(tmp_path / "data"), "--res", "32", "--sheet", "0", "--workers", "1"])
+    out = tmp_path / "eval.json"
+    assert evaluate.main(["--weights", str(path), "--data", str(tmp_path / "data"), "--test-identities", "2",
+                          "--out", str(out), "--threads", "2"]) == 0
+    res = json.loads(out.read_text())
+    assert res["masks"]["views"] == 2 and {"gt_mask", "sketch", "other_identity"} <= set(res)
+    assert "F-score@2%" in out.with_suffix(".md").read_text()
