@@ -69,6 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", default=None, help="generator .safetensors to start from")
+    ap.add_argument("--sr-only", action="store_true", help="train only the super-resolution networks")
     ap.add_argument("--init-from", default=None,
                     help="generator .safetensors of another domain: copy the tensors whose names and shapes match")
     ap.add_argument("--resume-encoder", default=None, help="appearance encoder .safetensors (cVAE) to start from")
@@ -240,6 +241,22 @@ class Trainer:
         self.step += 1
         return out
 
+    def sr_only_step(self) -> dict[str, float]:
+        """`--sr-only`: the rest of the generator frozen, one SR update per sample on its full
+        neural rendering (a cheap final phase: no backward through the synthesis)."""
+        G = self.G
+        b = self.batch()
+        with torch.no_grad():
+            z, _ = self.sample_z(b)
+            ws = G.mapping(z, b["c_in"], mask=b["mask"])
+            planes = G.planes(ws)
+        out: dict[str, float] = {}
+        for i in range(planes.shape[0]):
+            out = self.sr_step(planes[i:i + 1], ws[i:i + 1], b["c_out"][i:i + 1], {k: v[i:i + 1] for k, v in b.items()})
+        self.update_ema()
+        self.step += 1
+        return out
+
     def sr_step(self, planes: torch.Tensor, ws: torch.Tensor, c: torch.Tensor, b: dict) -> dict[str, float]:
         """Full neural rendering (inference options, no grad), then the two SR networks."""
         G = self.G
@@ -310,7 +327,7 @@ def run(args: argparse.Namespace, arrays: Arrays | None = None, field: FieldSamp
     print(f"training {config.name}/{config.domain} on {len(arrays)} views of {len(trainer.groups)} identities, "
           f"{sum(p.numel() for p in trainer.G.parameters()) / 1e6:.2f}M parameters", flush=True)
     while trainer.step < args.steps and time.time() - t0 < args.minutes * 60:
-        losses = trainer.train_step()
+        losses = trainer.sr_only_step() if args.sr_only else trainer.train_step()
         if trainer.skipped > 50:
             raise FloatingPointError(f"more than 50 non-finite steps by step {trainer.step}: {losses}")
         for k, v in losses.items():
