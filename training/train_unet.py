@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--resume", default=None, help="U-Net .safetensors to continue from")
     ap.add_argument("--targets-cache", default=None, help=".pt file to save / reuse the style targets")
+    ap.add_argument("--ckpt-minutes", type=float, default=5.0, help="write checkpoint.safetensors this often")
     return ap.parse_args(argv)
 
 
@@ -131,7 +132,11 @@ def run(args: argparse.Namespace, arrays: Arrays | None = None) -> UNetStyleDist
     order = rng.permutation(len(arrays))
     pos = 0
     budget = args.minutes * 60
+    last_ckpt = time.time()
     while step < args.steps and time.time() - t0 < budget:
+        if time.time() - last_ckpt > args.ckpt_minutes * 60:  # resumable: --resume out/.../checkpoint.safetensors
+            save_weights(out / "checkpoint.safetensors", {"unet": U}, config, step=step)
+            last_ckpt = time.time()
         if pos + args.batch > len(order):
             order, pos = rng.permutation(len(arrays)), 0
         idx = order[pos:pos + args.batch]
