@@ -43,12 +43,11 @@ from s3d_engine.weights import load_into, load_weights
 
 from .arrays import Arrays, load_folder, render_arrays
 from .field_samples import surface_points
-from .metrics import chamfer_fscore, label_accuracy, mask_iou, psnr
+from .metrics import chamfer_fscore, label_accuracy, mask_iou, point_distances, psnr
 
 DEFAULT_LEVELS = (0.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0)
 SURFACE_POINTS = 20000
 THRESHOLDS = (0.01, 0.02)  # 1 % and 2 % of the 1.0-wide box
-mask_metrics = mask_iou  # the name older callers use
 
 
 @torch.no_grad()
@@ -100,7 +99,7 @@ def mesh_scores(mesh, gt) -> dict:
     v, f, labels = mesh
     pts = surface_sample(v, f)
     scores = chamfer_fscore(pts, surface_sample(gt.vertices, gt.faces), THRESHOLDS)
-    near = chamfer_fscore(v, gt.vertices, THRESHOLDS)["nearest"]
+    near = point_distances(v, gt.vertices)[1]
     return {"chamfer": scores["chamfer"], "fscore": scores["fscore"],
             "label_accuracy": label_accuracy(labels, gt.labels, near), "vertices": int(len(v)), "points": pts}
 
@@ -195,7 +194,7 @@ def other_identity_baseline(gt_cache: dict) -> dict:
         gt_a, pts_a = gt_cache[a]
         gt_b, pts_b = gt_cache[b]
         s = chamfer_fscore(pts_b, pts_a, THRESHOLDS)
-        near = chamfer_fscore(gt_b.vertices, gt_a.vertices, THRESHOLDS)["nearest"]
+        near = point_distances(gt_b.vertices, gt_a.vertices)[1]
         rows.append({"chamfer": s["chamfer"], "fscore": s["fscore"],
                      "label_accuracy": label_accuracy(gt_b.labels, gt_a.labels, near)})
     if not rows:

@@ -5,8 +5,8 @@ This is Occupancy Networks' / PIFu's point sampling applied to our procedural he
 their exact field (real photos never do):
 
 * near-surface points: samples of the head's zero level set (a 64^3 marching-cubes mesh of
-  its SDF; half uniform by area, half class-balanced by `class_balance`), displaced by isotropic Gaussian noise with sigma 0.005 (half of them, the
-  crisp boundary) and 0.02 (the other half, the shell around it). The exact SDF is re-evaluated
+  its SDF; half uniform by area, half class-balanced by `class_balance`), displaced by
+  isotropic Gaussian noise with sigma 0.005 (half of them, the crisp boundary) and 0.02 (the other half, the shell around it). The exact SDF is re-evaluated
   at the displaced point, so the coarse mesh only decides *where* to look, never the target;
 * uniform points over the box [-0.5, 0.5]^3 (free space and the interior).
 
@@ -57,18 +57,23 @@ class FieldSamples:
         return {int(k): i for i, k in enumerate(self.identities.tolist())}
 
 
+def triangle_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area of each triangle: half the norm of the cross product of two edges."""
+    tri = vertices[faces].astype(np.float64)
+    return 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+
+
 def surface_points(vertices: np.ndarray, faces: np.ndarray, n: int, rng: np.random.Generator,
                    face_weight: np.ndarray | None = None) -> np.ndarray:
     """n points on a triangle mesh: triangle ~ area x face_weight, then uniform barycentrics via
     the square-root trick (u = 1 - sqrt(r1), v = sqrt(r1) (1 - r2), w = sqrt(r1) r2)."""
-    tri = vertices[faces].astype(np.float64)  # (F, 3, 3)
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    area = triangle_areas(vertices, faces)
     if face_weight is not None:
         area = area * face_weight
     pick = rng.choice(len(faces), size=n, p=area / area.sum())
     r1, r2 = np.sqrt(rng.random(n)), rng.random(n)
     u, v, w = 1 - r1, r1 * (1 - r2), r1 * r2
-    t = tri[pick]
+    t = vertices[faces[pick]].astype(np.float64)
     return (u[:, None] * t[:, 0] + v[:, None] * t[:, 1] + w[:, None] * t[:, 2]).astype(np.float32)
 
 
@@ -77,8 +82,7 @@ def class_balance(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray) -
     class of its first vertex), so a class receives samples ~ sqrt(A_c) instead of ~ A_c: the
     eyes, brows and lips (tiny painted areas) get ~10x more points than by area alone, which
     is where the sketch carries its detail."""
-    tri = vertices[faces].astype(np.float64)
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    area = triangle_areas(vertices, faces)
     cls = labels[faces[:, 0]].astype(np.int64)
     per_class = np.bincount(cls, weights=area, minlength=int(cls.max()) + 1)
     return 1.0 / np.sqrt(np.maximum(per_class[cls], 1e-12))
@@ -103,6 +107,16 @@ def sample_identity(head, rng: np.random.Generator, n: int = POINTS_PER_IDENTITY
             "albedo": (np.clip(albedo, 0, 1) * 255 + 0.5).astype(np.uint8)}
 
 
+def identity_rng(identity: int) -> np.random.Generator:
+    """The sampling RNG of an identity: files and in-memory samples are the same points."""
+    return np.random.default_rng([7, int(identity)])
+
+
+def _stack(identities, rows: list[dict[str, np.ndarray]]) -> FieldSamples:
+    return FieldSamples(identities=np.asarray(list(identities), np.int64),
+                        **{key: np.stack([r[key] for r in rows]) for key in ("points", "sdf", "labels", "albedo")})
+
+
 def field_path(root: Path, split: str, identity: int) -> Path:
     return Path(root) / "field" / split / f"{identity}.npz"
 
@@ -120,8 +134,7 @@ def _job(args: tuple) -> int:
     from training.data.sample import make_head, set_single_thread
 
     set_single_thread()
-    rng = np.random.default_rng([7, identity])
-    data = sample_identity(make_head(kind, identity), rng)
+    data = sample_identity(make_head(kind, identity), identity_rng(identity))
     buf = io.BytesIO()
     np.savez(buf, **data)
     atomic_write_bytes(field_path(Path(root), split, identity), buf.getvalue())
@@ -160,17 +173,14 @@ def load_field_samples(root: str | Path, split: str, identities) -> FieldSamples
             raise FileNotFoundError(f"{path} is missing: run python -m training.field_samples --data {root}")
         with np.load(path) as z:
             rows.append({key: z[key] for key in ("points", "sdf", "labels", "albedo")})
-    return FieldSamples(identities=np.asarray(list(identities), np.int64),
-                        **{key: np.stack([r[key] for r in rows]) for key in ("points", "sdf", "labels", "albedo")})
+    return _stack(identities, rows)
 
 
 def sample_field(kind: str, identities, n: int = POINTS_PER_IDENTITY) -> FieldSamples:
     """The same samples computed in memory (tests, small runs): no files."""
     from training.data.sample import make_head
 
-    rows = [sample_identity(make_head(kind, int(k)), np.random.default_rng([7, int(k)]), n) for k in identities]
-    return FieldSamples(identities=np.asarray(list(identities), np.int64),
-                        **{key: np.stack([r[key] for r in rows]) for key in ("points", "sdf", "labels", "albedo")})
+    return _stack(identities, [sample_identity(make_head(kind, int(k)), identity_rng(k), n) for k in identities])
 
 
 def main(argv=None) -> int:
