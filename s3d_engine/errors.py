@@ -15,3 +15,8 @@ class WeightsError(S3DError):
 
 class ConfigError(S3DError):
     """An unknown configuration name or an inconsistent configuration."""
+
+
+class OutputError(S3DError):
+    """An output cannot be written: no space, no permission, a file in the way, or it would
+    overwrite an input."""
