@@ -1,7 +1,9 @@
 """Weights files: `NAME.safetensors` (tensors, named `<component>.<state-dict key>`) plus a
 `NAME.json` sidecar holding the model configuration, label set, provenance and the sha256 of
-the tensor file. Loading verifies the hash before reading, and checks every name and shape, so
-a tampered, truncated or mismatched file is refused with a message naming the problem.
+the tensor file. Loading validates the sidecar by a schema (`parse_metadata`), checks the
+configuration's size on the meta device, verifies the hash and the header's dtypes before
+reading, and checks every name and shape, so a tampered, truncated or mismatched file is refused
+with a message naming the problem.
 Nothing here unpickles: safetensors cannot execute code."""
 from __future__ import annotations
 
@@ -14,15 +16,16 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import __version__
 from .config import ModelConfig
 from .errors import ConfigError, WeightsError
-from .io_utils import atomic_path, sha256_file, write_text_atomic
-from .labels import label_set
+from .io_utils import atomic_path, open_regular, read_bounded, sha256_file, write_text_atomic
+from .labels import LABEL_SETS, label_set
+from .limits import MAX_MODEL_PARAMETERS, MAX_SIDECAR_BYTES, MAX_SIDECAR_DEPTH, MAX_WEIGHTS_BYTES
 
 FORMAT = "s3d-weights/1"
 COMPONENTS = ("unet", "generator")
@@ -83,34 +86,136 @@ def save_weights(path: str | os.PathLike, components: Mapping[str, nn.Module | M
     return path
 
 
+def _depth(value: Any) -> int:
+    """Nesting depth of JSON containers, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            if level <= MAX_SIDECAR_DEPTH:
+                stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _require(meta: dict[str, Any], key: str, ok: bool, want: str, name: str) -> None:
+    if not ok:
+        shown = repr(meta.get(key)) if key in meta else "missing"
+        raise WeightsError(f"{name}: '{key}' must be {want}, got {shown:.60}")
+
+
+def parse_metadata(data: bytes | str, name: str = "metadata") -> dict[str, Any]:
+    """Parse and validate a sidecar before anything is allocated: JSON types, the format, the
+    sha256, a known domain, the label names and the configuration's types and ranges."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        meta = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise WeightsError(f"metadata file {name} is not valid JSON: {exc}") from None
+    except (RecursionError, ValueError) as exc:  # absurd nesting, a number of 5,000 digits
+        raise WeightsError(f"metadata file {name} is not valid JSON: {str(exc)[:80]}") from None
+    if not isinstance(meta, dict):
+        raise WeightsError(f"metadata file {name} must hold a JSON object, got {type(meta).__name__}")
+    if _depth(meta) > MAX_SIDECAR_DEPTH:
+        raise WeightsError(f"metadata file {name} is nested over {MAX_SIDECAR_DEPTH} levels deep")
+    if meta.get("format") != FORMAT:
+        raise WeightsError(f"{name}: unsupported format {meta.get('format')!r:.40} (expected {FORMAT})")
+    sha = meta.get("sha256")
+    _require(meta, "sha256", isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha),
+             "64 lowercase hex digits", name)
+    _require(meta, "domain", isinstance(meta.get("domain"), str) and meta["domain"] in LABEL_SETS,
+             f"one of {', '.join(sorted(LABEL_SETS))}", name)
+    for key in ("file", "created", "engine_version", "training_command"):
+        if key in meta:
+            _require(meta, key, isinstance(meta[key], str), "a string", name)
+    if "components" in meta:
+        comps = meta["components"]
+        _require(meta, "components", isinstance(comps, list) and all(c in COMPONENTS for c in comps),
+                 f"a list of {', '.join(COMPONENTS)}", name)
+    if "parameters" in meta:
+        params = meta["parameters"]
+        _require(meta, "parameters", isinstance(params, int) and not isinstance(params, bool) and params >= 0,
+                 "a count", name)
+    if "label_names" in meta:
+        _require(meta, "label_names", meta["label_names"] == list(label_set(meta["domain"]).names),
+                 f"the {meta['domain']} label names", name)
+    try:
+        config = ModelConfig.from_dict(meta.get("config"))
+    except ConfigError as exc:
+        raise WeightsError(f"{name}: {exc}") from None
+    if config.domain != meta["domain"]:
+        raise WeightsError(f"{name}: the configuration is for {config.domain} but 'domain' says {meta['domain']}")
+    return meta
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     meta_file = metadata_path(path)
     if not meta_file.exists():
         raise WeightsError(f"metadata file missing for {Path(path).name}: expected {meta_file.name} beside it")
+    data = read_bounded(meta_file, f"metadata file {meta_file.name}", MAX_SIDECAR_BYTES, WeightsError)
+    return parse_metadata(data, meta_file.name)
+
+
+def expected_tensors(config: ModelConfig, name: str) -> dict[str, torch.dtype]:
+    """`<component>.<key>` -> dtype of the models `config` builds, made on the meta device (no
+    memory); a configuration over MAX_MODEL_PARAMETERS is refused here, before any allocation."""
+    from .models.generator import TriPlaneGenerator
+    from .models.unet import UNetStyleDistil
+
     try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise WeightsError(f"metadata file {meta_file.name} is not valid JSON: {exc}") from None
-    if meta.get("format") != FORMAT:
-        raise WeightsError(f"{meta_file.name}: unsupported format {meta.get('format')!r} (expected {FORMAT})")
-    return meta
+        with torch.device("meta"):
+            models = {"generator": TriPlaneGenerator(config), "unet": UNetStyleDistil(config.unet, config.num_classes)}
+    except Exception as exc:  # noqa: BLE001 - a configuration the model code cannot build
+        raise WeightsError(f"{name}: the model configuration cannot be built ({type(exc).__name__}: {str(exc)[:80]})") from None
+    slots = {f"{c}.{k}": t for c, model in models.items() for k, t in model.state_dict().items()}
+    count = sum(t.numel() for t in slots.values())
+    if count > MAX_MODEL_PARAMETERS:
+        raise WeightsError(f"{name}: the configuration needs {count:,} parameters, over the limit of "
+                           f"{MAX_MODEL_PARAMETERS:,}; the sidecar is wrong or not for this engine")
+    return {k: t.dtype for k, t in slots.items()}
+
+
+_DTYPE_KINDS = {"F16": "float", "BF16": "float", "F32": "float", "F64": "float", "F8_E4M3": "float",
+                "F8_E5M2": "float", "I8": "int", "I16": "int", "I32": "int", "I64": "int", "U8": "int",
+                "U16": "int", "U32": "int", "U64": "int", "BOOL": "bool"}
+
+
+def check_tensor_dtypes(path: Path, expected: Mapping[str, torch.dtype]) -> None:
+    """From the safetensors header alone: every tensor in a model slot has that slot's kind of
+    dtype (an int64 tensor in a float slot is refused, naming the key)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = {key: handle.get_slice(key).get_dtype() for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path.name} is not a readable safetensors file: {exc}") from None
+    for key, dtype in header.items():
+        if key not in expected:
+            continue  # unknown names are reported by load_into with the component's context
+        want = "float" if expected[key].is_floating_point else ("bool" if expected[key] == torch.bool else "int")
+        if _DTYPE_KINDS.get(dtype) != want:
+            raise WeightsError(f"{path.name}: tensor '{key}' is {dtype}, its slot needs a{'n' if want == 'int' else ''} "
+                               f"{want} tensor (the file was altered or is not for this model)")
 
 
 def load_weights(path: str | os.PathLike, verify_hash: bool = True) -> Weights:
+    """Sidecar first (schema, ranges, parameter budget), then the tensor file: a regular file of
+    at most MAX_WEIGHTS_BYTES, its sha256, its header's dtypes, and only then its tensors."""
     path = Path(path)
     if not path.exists():
         raise WeightsError(f"weights file not found: {path}")
     meta = read_metadata(path)
+    config = ModelConfig.from_dict(meta["config"])
+    expected = expected_tensors(config, metadata_path(path).name)
+    what = "weights file"
     if verify_hash:
-        actual = sha256_file(path)
-        if actual != meta.get("sha256"):
+        actual = sha256_file(path, what=what, max_bytes=MAX_WEIGHTS_BYTES, error=WeightsError)
+        if actual != meta["sha256"]:
             raise WeightsError(
                 f"{path.name} failed its integrity check: sha256 is {actual[:16]}..., the metadata says "
-                f"{str(meta.get('sha256'))[:16]}... (the file was modified, truncated or replaced)")
-    try:
-        config = ModelConfig.from_dict(meta["config"])
-    except (KeyError, ConfigError) as exc:
-        raise WeightsError(f"{path.name}: metadata has no usable model configuration ({exc})") from None
+                f"{meta['sha256'][:16]}... (the file was modified, truncated or replaced)")
+    else:
+        open_regular(path, what, MAX_WEIGHTS_BYTES, WeightsError).close()
+    check_tensor_dtypes(path, expected)
     try:
         flat = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
