@@ -15,7 +15,6 @@ Steps (see docs/PARITY.md, "Converting the official seg2face / seg2cat files"):
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -27,7 +26,9 @@ import torch
 
 from ..config import ModelConfig, get_config
 from ..errors import WeightsError
+from ..io_utils import sha256_file
 from ..labels import LABEL_SETS
+from ..limits import MAX_CHECKPOINT_BYTES
 from .errors import CorruptCheckpointError
 from .inert import InertEasyDict, PersistentNode, is_node
 from .safe_unpickle import load_checkpoint_object
@@ -247,11 +248,7 @@ def _compare_rendering(kwargs: Mapping[str, Any], config: ModelConfig) -> list[s
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path, what="checkpoint", max_bytes=MAX_CHECKPOINT_BYTES, error=WeightsError)
 
 
 def read_checkpoint(src: str | os.PathLike, config: ModelConfig | None = None) -> Pix2Pix3DCheckpoint:

@@ -37,6 +37,8 @@ import numpy as np
 import torch
 
 from ..errors import WeightsError
+from ..io_utils import open_regular
+from ..limits import MAX_CHECKPOINT_BYTES
 from . import tensors
 from .errors import CorruptCheckpointError, UnsafeCheckpointError
 from .inert import InertEasyDict, InertObject, inert_class, reconstruct_persistent_obj
@@ -162,32 +164,35 @@ def load_checkpoint_object(path: str | os.PathLike) -> Any:
     `.pkl`), torch.save zip archives and legacy torch.save files. Raises `UnsafeCheckpointError`
     for anything outside the allow-list and `CorruptCheckpointError` for damaged files."""
     path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"checkpoint not found: {path}")
-    with open(path, "rb") as handle:
+    with open_regular(path, "checkpoint", MAX_CHECKPOINT_BYTES, WeightsError) as handle:
+        size = os.fstat(handle.fileno()).st_size
         head = handle.read(16)
-    if not head:
-        raise CorruptCheckpointError(f"{path.name} is empty")
-    try:
-        if head.startswith(b"PK\x03\x04"):
-            return load_zip(path, ALLOWED_GLOBALS)
-        if head[0] != 0x80 or len(head) < 2 or not 2 <= head[1] <= 5:
+        if not head:
+            raise CorruptCheckpointError(f"{path.name} is empty")
+        handle.seek(0)
+        try:
+            return _load_from_handle(handle, head, path.name, size)
+        except WeightsError:
+            raise
+        except MemoryError:
+            raise CorruptCheckpointError(f"{path.name}: out of memory while reading (a corrupt length field?)") from None
+        except _READ_ERRORS as exc:
             raise CorruptCheckpointError(
-                f"{path.name} is not a pickle or torch checkpoint (it starts with {head[:8]!r}); pix2pix3D's "
-                "released generators are the .pkl files from its checkpoints/download_models.sh")
-        with open(path, "rb") as handle:
-            # A legacy torch.save file starts with the pickled magic number (protocol 2, LONG1).
-            if head.startswith(b"\x80\x02\x8a\x0a"):
-                return read_legacy_stream(handle, path.name, ALLOWED_GLOBALS, max_bytes=path.stat().st_size)
-            obj = RestrictedUnpickler(handle, ALLOWED_GLOBALS).load()
-            if handle.read(1):
-                raise CorruptCheckpointError(f"{path.name} has trailing data after the pickle")
-            return obj
-    except WeightsError:
-        raise
-    except MemoryError:
-        raise CorruptCheckpointError(f"{path.name}: out of memory while reading (a corrupt length field?)") from None
-    except _READ_ERRORS as exc:
+                f"{path.name} is truncated or corrupt and cannot be read as a checkpoint "
+                f"({type(exc).__name__}: {str(exc)[:160]})") from None
+
+
+def _load_from_handle(handle: Any, head: bytes, name: str, size: int) -> Any:
+    if head.startswith(b"PK\x03\x04"):
+        return load_zip(handle, ALLOWED_GLOBALS, name)
+    if head[0] != 0x80 or len(head) < 2 or not 2 <= head[1] <= 5:
         raise CorruptCheckpointError(
-            f"{path.name} is truncated or corrupt and cannot be read as a checkpoint "
-            f"({type(exc).__name__}: {str(exc)[:160]})") from None
+            f"{name} is not a pickle or torch checkpoint (it starts with {head[:8]!r}); pix2pix3D's "
+            "released generators are the .pkl files from its checkpoints/download_models.sh")
+    # A legacy torch.save file starts with the pickled magic number (protocol 2, LONG1).
+    if head.startswith(b"\x80\x02\x8a\x0a"):
+        return read_legacy_stream(handle, name, ALLOWED_GLOBALS, max_bytes=size)
+    obj = RestrictedUnpickler(handle, ALLOWED_GLOBALS).load()
+    if handle.read(1):
+        raise CorruptCheckpointError(f"{name} has trailing data after the pickle")
+    return obj

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, Callable
 
 import torch
 
+from ..limits import MAX_CHECKPOINT_BYTES, MAX_ZIP_ENTRIES, MAX_ZIP_RATIO, MAX_ZIP_SLACK_BYTES
 from .errors import CorruptCheckpointError, UnsafeCheckpointError
 from .tensors import STORAGE_GLOBALS, Storage, StorageType, storage_from_bytes
 from .unpickler import RestrictedUnpickler
@@ -152,10 +153,32 @@ def _zip_records(archive: zipfile.ZipFile, prefix: str, what: str) -> Callable[[
     return load
 
 
-def load_zip(path: Path, allow: Allow) -> Any:
-    """A torch.save zip archive; `allow` resolves the globals of `data.pkl`."""
-    what = path.name
-    with zipfile.ZipFile(path) as archive:
+def check_zip_sizes(archive: zipfile.ZipFile, archive_bytes: int, what: str) -> None:
+    """Refuse a zip bomb from the central directory alone: too many entries, or declared
+    uncompressed sizes far beyond what the archive holds (torch.save stores without compression,
+    ratio 1). Reads are then bounded too: zipfile never returns more than an entry's declared size."""
+    infos = archive.infolist()
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise CorruptCheckpointError(f"{what}: the archive lists {len(infos):,} entries, over the limit of {MAX_ZIP_ENTRIES:,}")
+    declared = sum(info.file_size for info in infos)
+    allowed = min(MAX_CHECKPOINT_BYTES, MAX_ZIP_RATIO * archive_bytes + MAX_ZIP_SLACK_BYTES)
+    if declared > allowed:
+        raise CorruptCheckpointError(
+            f"{what}: the archive would expand from {archive_bytes:,} to {declared:,} bytes (limit {allowed:,}); "
+            "refusing a likely zip bomb")
+
+
+def load_zip(source: Path | BinaryIO, allow: Allow, name: str | None = None) -> Any:
+    """A torch.save zip archive (a path, or an open seekable file); `allow` resolves the globals
+    of `data.pkl`. Declared sizes are checked before anything is decompressed."""
+    what = name or Path(getattr(source, "name", str(source))).name
+    if isinstance(source, (str, Path)):
+        archive_bytes = Path(source).stat().st_size
+    else:
+        archive_bytes = source.seek(0, io.SEEK_END)
+        source.seek(0)
+    with zipfile.ZipFile(source) as archive:
+        check_zip_sizes(archive, archive_bytes, what)
         names = archive.namelist()
         pickles = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
         if len(pickles) != 1:
