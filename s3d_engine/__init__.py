@@ -2,9 +2,9 @@
 
 __version__ = "0.1.0"
 
-from .errors import ConfigError, S3DError, SketchError, WeightsError  # noqa: E402
+from .errors import ConfigError, OutputError, S3DError, SketchError, WeightsError  # noqa: E402
 
-__all__ = ["__version__", "S3DError", "SketchError", "WeightsError", "ConfigError", "S3DPipeline", "S3DResult"]
+__all__ = ["__version__", "S3DError", "SketchError", "WeightsError", "ConfigError", "OutputError", "S3DPipeline", "S3DResult"]
 
 
 def __getattr__(name: str):
