@@ -112,8 +112,10 @@ def parse_metadata(data: bytes | str, name: str = "metadata") -> dict[str, Any]:
         meta = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise WeightsError(f"metadata file {name} is not valid JSON: {exc}") from None
-    except (RecursionError, ValueError) as exc:  # absurd nesting, a number of 5,000 digits
-        raise WeightsError(f"metadata file {name} is not valid JSON: {str(exc)[:80]}") from None
+    except RecursionError:
+        raise WeightsError(f"metadata file {name} is nested over {MAX_SIDECAR_DEPTH} levels deep") from None
+    except ValueError as exc:  # e.g. an integer of over 4,300 digits
+        raise WeightsError(f"metadata file {name} is not valid JSON: {str(exc).split(';')[0][:100]}") from None
     if not isinstance(meta, dict):
         raise WeightsError(f"metadata file {name} must hold a JSON object, got {type(meta).__name__}")
     if _depth(meta) > MAX_SIDECAR_DEPTH:
