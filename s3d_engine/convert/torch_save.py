@@ -144,7 +144,7 @@ def _zip_records(archive: zipfile.ZipFile, prefix: str, what: str) -> Callable[[
             elem = torch.empty((), dtype=storage_type.dtype).element_size()
             if storage_type.name != "UntypedStorage" and info.file_size != numel * elem:
                 raise CorruptCheckpointError(f"{what}: {name} holds {info.file_size} bytes, expected {numel} x {elem}")
-            raw = archive.read(name)
+            raw = read_entry(archive, info, what)
             if storage_type.name == "UntypedStorage":
                 numel = len(raw) // elem
             cache[key] = Storage(storage_from_bytes(raw, storage_type.dtype, numel))
@@ -168,6 +168,22 @@ def check_zip_sizes(archive: zipfile.ZipFile, archive_bytes: int, what: str) -> 
             "refusing a likely zip bomb")
 
 
+def read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, what: str, limit: int | None = None) -> bytes:
+    """An entry's bytes, inflated chunk by chunk and never past its declared size (zipfile's own
+    read() inflates a whole compressed block at once, which a lying size turns into a bomb)."""
+    size = info.file_size if limit is None else min(info.file_size, limit)
+    out = bytearray()
+    with archive.open(info) as stream:
+        while len(out) < size:
+            block = stream.read(min(1 << 20, size - len(out)))
+            if not block:
+                break
+            out += block
+    if len(out) != size:
+        raise CorruptCheckpointError(f"{what}: {info.filename} is truncated ({len(out)} of {size} bytes)")
+    return bytes(out)
+
+
 def load_zip(source: Path | BinaryIO, allow: Allow, name: str | None = None) -> Any:
     """A torch.save zip archive (a path, or an open seekable file); `allow` resolves the globals
     of `data.pkl`. Declared sizes are checked before anything is decompressed."""
@@ -184,7 +200,8 @@ def load_zip(source: Path | BinaryIO, allow: Allow, name: str | None = None) -> 
         if len(pickles) != 1:
             raise CorruptCheckpointError(f"{what} is a zip file but not a torch.save archive (no single */data.pkl)")
         prefix = pickles[0][: -len("data.pkl")]
-        if f"{prefix}byteorder" in names and archive.read(f"{prefix}byteorder").strip() not in (b"little", b""):
+        order = f"{prefix}byteorder"
+        if order in names and read_entry(archive, archive.getinfo(order), what, limit=64).strip() not in (b"little", b""):
             raise CorruptCheckpointError(f"{what}: only little-endian archives are supported")
         with archive.open(pickles[0]) as stream:
             unpickler = RestrictedUnpickler(io.BufferedReader(stream), allow,
