@@ -185,17 +185,21 @@ def clean_stale_tmp(folder: str | os.PathLike, min_age_s: float = 0.0, names: It
     return removed
 
 
-def _previous_files(data: dict[str, Any] | None) -> set[str]:
-    """File names an earlier run's manifest (or pre-manifest summary) says it wrote."""
+def _previous_files(data: dict[str, Any] | None) -> dict[str, int | None]:
+    """File names an earlier run's manifest (or pre-manifest summary) says it wrote, with their
+    sizes where recorded."""
+    found: dict[str, int | None] = {}
     if not data:
-        return set()
-    names: list[Any] = []
+        return found
+    if isinstance(data.get("files"), dict):
+        found.update((n, None) for n in data["files"].values() if _safe_name(n))
     record = data.get("manifest")
     if isinstance(record, dict) and isinstance(record.get("files"), dict):
-        names += list(record["files"])
-    if isinstance(data.get("files"), dict):
-        names += list(data["files"].values())
-    return {n for n in names if _safe_name(n)}
+        for name, entry in record["files"].items():
+            size = entry.get("size") if isinstance(entry, dict) else None
+            if _safe_name(name):
+                found[name] = size if isinstance(size, int) else None
+    return found
 
 
 @dataclass
@@ -248,8 +252,9 @@ class S3DResult:
         clean_stale_tmp(out, STALE_TMP_AGE_S, output_names(stem))
         previous = _previous_files(read_manifest(out, stem))
         if manifest_path.exists():  # invalidate first: a run killed from here on never looks complete
-            write_bytes_atomic(manifest_path, json.dumps({"complete": False, "files": {
-                f"previous_{i}": n for i, n in enumerate(sorted(previous))}}).encode() + b"\n")
+            record = {n: {"size": size} for n, size in sorted(previous.items())}
+            write_bytes_atomic(manifest_path, json.dumps({"complete": False, "manifest": {
+                "version": MANIFEST_VERSION, "files": record}}).encode() + b"\n")
         files: dict[str, Path] = {}
         entries: dict[str, dict[str, Any]] = {}
         try:
@@ -262,7 +267,7 @@ class S3DResult:
                 path.unlink(missing_ok=True)
             raise
         written = set(entries) | {manifest_path.name}
-        removed = [n for n in sorted(previous - written) if self._remove_stale(out / n, inputs)]
+        removed = [n for n in sorted(set(previous) - written) if self._remove_stale(out / n, previous[n], inputs)]
         stale = [n for n in output_names(stem) if n not in written and n not in removed and (out / n).exists()]
         summary = {
             "seed": self.seed, "domain": self.labels.domain, "timings": self.timings,
@@ -277,10 +282,14 @@ class S3DResult:
         return files
 
     @staticmethod
-    def _remove_stale(path: Path, inputs: list) -> bool:
-        """Remove a file an earlier run wrote (never an input, a link or a folder)."""
+    def _remove_stale(path: Path, size: int | None, inputs: list) -> bool:
+        """Remove a file an earlier run wrote, if it still has the size that run recorded (never
+        an input, a link, a folder, or a file someone has since replaced)."""
         try:
-            if not stat.S_ISREG(path.lstat().st_mode) or any(_same_file(path, p) for p in inputs):
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode) or (size is not None and info.st_size != size):
+                return False
+            if any(_same_file(path, p) for p in inputs):
                 return False
             path.unlink()
         except OSError:
