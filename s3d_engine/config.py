@@ -154,7 +154,7 @@ def check_config_dict(data: Any) -> None:
         raise ConfigError(f"model configuration: unknown field '{extra[0]:.40}'")
     if not isinstance(data["name"], str) or not 0 < len(data["name"]) <= 64:
         raise ConfigError(f"model configuration: name must be a short string, got {data['name']!r:.40}")
-    if data["domain"] not in LABEL_SETS:
+    if not isinstance(data["domain"], str) or data["domain"] not in LABEL_SETS:
         raise ConfigError(f"model configuration: unknown domain {data['domain']!r:.40}; "
                           f"expected one of {', '.join(sorted(LABEL_SETS))}")
     mesh_level = data.get("mesh_level", 10.0)

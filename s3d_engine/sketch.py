@@ -253,7 +253,8 @@ def load_sketch_image(source: Union[str, os.PathLike, bytes], max_side: int | No
         path = Path(source)
         handle, name = open_regular(path, "sketch file", MAX_SKETCH_FILE_BYTES, SketchError), str(path)
         size = os.fstat(handle.fileno()).st_size
-    with handle:
+    with handle, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a corrupt file's decoder warnings would add lines to stderr
         if size == 0:
             raise SketchError(f"sketch file is empty (0 bytes): {name}")
         with _open_image(handle, name) as img:
@@ -278,7 +279,8 @@ def _array_to_gray(arr: np.ndarray) -> np.ndarray:
     if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
         raise SketchError("sketch array contains NaN or infinite values; give values in 0..1 or 0..255")
     byte = a.dtype == np.uint8
-    f = a.astype(np.float32)
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, then clips to 1
+        f = a.astype(np.float32)
     if not byte and f.size and f.max() > 1.0:
         f /= 255.0
     elif byte:

@@ -111,6 +111,8 @@ def test_an_unknown_domain_fails_at_load_not_at_generate(sidecar):
     sidecar["domain"] = "cat"
     sidecar["config"]["domain"] = "dog"
     refused(sidecar, "cat.json: model configuration: unknown domain 'dog'; expected one of cat, face")
+    sidecar["config"]["domain"] = []  # found by the fuzzer: an unhashable domain was a TypeError
+    refused(sidecar, "cat.json: model configuration: unknown domain []; expected one of cat, face")
 
 
 def test_domain_and_labels_must_agree(sidecar):
