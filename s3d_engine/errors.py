@@ -15,3 +15,11 @@ class WeightsError(S3DError):
 
 class ConfigError(S3DError):
     """An unknown configuration name or an inconsistent configuration."""
+
+
+class OptionsError(S3DError):
+    """A generation option is out of range, of the wrong type, or unknown."""
+
+
+class Cancelled(S3DError):
+    """Raised (by a progress callback) to stop a generation; the worker reports it as 'cancelled'."""

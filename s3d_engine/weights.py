@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from . import __version__
+from ._version import __version__
 from .config import ModelConfig
 from .errors import ConfigError, WeightsError
 from .io_utils import atomic_path, sha256_file, write_text_atomic

@@ -25,6 +25,7 @@ import bpy  # noqa: E402
 from . import batch_plan, capture, engine, projection  # noqa: E402
 from .batch_plan import Item, Summary  # noqa: E402
 from .client import WorkerClient, WorkerError  # noqa: E402
+from .request import for_seed, generate_request  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -61,10 +62,9 @@ def run_item(client: WorkerClient, item: Item, sketch_payload: dict, args, setti
             last[0] = key
             log(f"({index}/{total}) {item.id}: {req.stage} {int(round(req.fraction * 100))}%")
 
-    req = client.submit(
-        "generate", weights=settings.weights_for(args.domain), device=settings.device, sketch=sketch_payload,
-        seed=item.seed, mesh_resolution=args.resolution, smooth=not args.no_smooth, decimate_faces=args.decimate,
-        out_dir=item.out_dir(out_root), formats=["ply"])
+    params = generate_request(settings, args.domain, sketch_payload, mesh_resolution=args.resolution,
+                              smooth=0 if args.no_smooth else args.smooth, decimate_faces=args.decimate)
+    req = client.submit("generate", **for_seed(params, item.seed, item.out_dir(out_root)))
     try:
         client.wait(req, timeout=args.timeout, on_update=on_update)
     except TimeoutError:

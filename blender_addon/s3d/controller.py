@@ -18,6 +18,7 @@ import bpy
 
 from . import capture, engine, projection
 from .importer import MeshImport
+from .request import SMOOTH_DEFAULT, generate_request
 from .session import GenerateSession
 
 ACTIVE: Optional["GenerateController"] = None  # the running UI job, if any (for the Cancel button)
@@ -108,7 +109,7 @@ class GenerateController:
     seeds: list[int]
     domain: str = "face"
     mesh_resolution: int = 128
-    smooth: bool = True
+    smooth: int = SMOOTH_DEFAULT  # iterations, 0 = off
     decimate_faces: int = 0
     parts_as_materials: bool = True
     source: str = "AUTO"
@@ -133,7 +134,7 @@ class GenerateController:
     def from_scene(cls, context: Any, count: int = 1) -> "GenerateController":
         s = context.scene.s3d
         seeds = [int(s.seed) + i for i in range(max(1, int(count)))]
-        return cls(seeds=seeds, domain=s.domain.lower(), mesh_resolution=int(s.mesh_resolution), smooth=bool(s.smooth),
+        return cls(seeds=seeds, domain=s.domain.lower(), mesh_resolution=int(s.mesh_resolution), smooth=int(s.smooth_iterations) if s.smooth else 0,
                    decimate_faces=int(s.decimate_faces) if s.decimate else 0, parts_as_materials=bool(s.parts_as_materials),
                    source=s.source, view_mode=s.projection)
 
@@ -149,11 +150,9 @@ class GenerateController:
         client = engine.get_client(self.settings)
         self.out_root = tempfile.mkdtemp(prefix="s3d_")
         self.location = tuple(scene.cursor.location)
-        params = {
-            "weights": self.settings.weights_for(self.domain), "device": self.settings.device,
-            "sketch": {"strokes": self.sketch.strokes}, "mesh_resolution": self.mesh_resolution,
-            "smooth": self.smooth, "decimate_faces": self.decimate_faces, "formats": ["ply"],
-        }
+        params = generate_request(self.settings, self.domain, {"strokes": self.sketch.strokes},
+                                  mesh_resolution=self.mesh_resolution, smooth=self.smooth,
+                                  decimate_faces=self.decimate_faces)
         self.session = GenerateSession(client, params, self.seeds, self.out_root, self.sketch.name)
         self.session.start()  # raises WorkerError with a readable message if the Python is wrong
         self.state = "running"
