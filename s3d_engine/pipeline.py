@@ -22,11 +22,10 @@ from .cameras import domain_camera, orbit_cameras
 from .config import ModelConfig, get_config
 from .device import half_precision, resolve_device
 from .catalog import resolve_weights
-from .errors import Cancelled, OptionsError, S3DError, WeightsError
+from .errors import Cancelled, OptionsError, S3DError, WeightsError  # noqa: F401 - Cancelled is part of this API
 from .labels import LabelSet, label_set
 from .mesh.extract import MeshOptions, extract_mesh
 from .options import GenerateOptions
-from .mesh.types import LabelledMesh
 from .models.generator import TriPlaneGenerator
 from .models.unet import UNetStyleDistil
 from .results import S3DResult

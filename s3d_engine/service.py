@@ -11,6 +11,8 @@ is checked against the weights' configuration, and is echoed in `mesh` and `resu
 """
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import sys
 import time
@@ -26,6 +28,8 @@ from .options import GenerateOptions
 
 PROTOCOL_VERSION = 2
 MAX_CACHED_PIPELINES = 2
+MAX_LINE_BYTES = 4 << 20  # a 4 MB request holds ~100k stroke points
+MAX_DEPTH = 8  # strokes are the deepest part: request > sketch > strokes > stroke > point
 Emit = Callable[[dict[str, Any]], None]
 Progress = Callable[[str, float], None]
 
@@ -67,6 +71,41 @@ def parse_sketch(sketch: Any):
     if not out:
         raise SketchError("sketch is empty: no strokes given")
     return out
+
+
+def parse_request(raw: str) -> dict:
+    """A request line -> its object, or ProtocolError naming what is wrong with it."""
+    if len(raw) > MAX_LINE_BYTES:
+        raise ProtocolError(f"request line of {len(raw)} bytes is over the {MAX_LINE_BYTES}-byte limit")
+    depth = peak = 0
+    for ch in raw:  # bracket depth before json.loads, whose recursion a hostile line could exhaust
+        if ch in "[{":
+            depth += 1
+            peak = max(peak, depth)
+            if peak > MAX_DEPTH:
+                raise ProtocolError(f"request nested deeper than {MAX_DEPTH} levels")
+        elif ch in "]}":
+            depth -= 1
+    try:
+        msg = json.loads(raw)
+    except ValueError as exc:
+        raise ProtocolError(f"bad request line: {exc}") from None
+    if not isinstance(msg, dict):
+        raise ProtocolError("a request must be a JSON object")
+    rid = msg.get("id")
+    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, (str, int, float))):
+        raise ProtocolError(f"a request id must be a string or a number, got {type(rid).__name__}")
+    return msg
+
+
+def pipeline_factory(spec: str | None):
+    """S3DPipeline, or the class named by a "module:attr" spec (the worker's test hook)."""
+    if not spec:
+        from .pipeline import S3DPipeline
+
+        return S3DPipeline
+    module_name, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attr or "S3DPipeline")
 
 
 class PipelineCache:

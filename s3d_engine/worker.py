@@ -25,7 +25,6 @@ Test hook: S3D_WORKER_PIPELINE="module:attr" replaces S3DPipeline with any objec
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import queue
@@ -36,10 +35,6 @@ from typing import Any
 from . import service
 from ._version import __version__
 from .errors import Cancelled
-
-MAX_LINE_BYTES = 4 << 20  # a 4 MB request holds ~100k stroke points
-MAX_DEPTH = 8  # strokes are the deepest part: request > sketch > strokes > stroke > point
-
 
 class ProtocolOut:
     """Thread-safe writer of protocol lines on a private duplicate of the original stdout."""
@@ -68,36 +63,12 @@ def claim_stdout():
     return os.fdopen(proto_fd, "w", encoding="utf-8", buffering=1)
 
 
-def parse_line(raw: str) -> dict:
-    """A request line -> its object, or ProtocolError naming what is wrong with it."""
-    if len(raw) > MAX_LINE_BYTES:
-        raise service.ProtocolError(f"request line of {len(raw)} bytes is over the {MAX_LINE_BYTES}-byte limit")
-    depth = peak = 0
-    for ch in raw:  # bracket depth before json.loads, whose recursion a hostile line could exhaust
-        if ch in "[{":
-            depth += 1
-            peak = max(peak, depth)
-            if peak > MAX_DEPTH:
-                raise service.ProtocolError(f"request nested deeper than {MAX_DEPTH} levels")
-        elif ch in "]}":
-            depth -= 1
-    try:
-        msg = json.loads(raw)
-    except ValueError as exc:
-        raise service.ProtocolError(f"bad request line: {exc}") from None
-    if not isinstance(msg, dict):
-        raise service.ProtocolError("a request must be a JSON object")
-    rid = msg.get("id")
-    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, (str, int, float))):
-        raise service.ProtocolError(f"a request id must be a string or a number, got {type(rid).__name__}")
-    return msg
-
-
 class Worker:
     def __init__(self, out: ProtocolOut, factory_spec: str | None = None, default_weights: str | None = None,
                  default_device: str = "auto") -> None:
         self.out = out
-        self.cache = service.PipelineCache(lambda: _load_factory(factory_spec), default_weights, default_device)
+        self.cache = service.PipelineCache(lambda: service.pipeline_factory(factory_spec), default_weights,
+                                             default_device)
         self.jobs: "queue.Queue[dict | None]" = queue.Queue()
         self.current_id: Any = None
         self.current_cancel = threading.Event()
@@ -113,7 +84,7 @@ class Worker:
                 if raw:
                     msg: dict = {}
                     try:
-                        msg = parse_line(raw)
+                        msg = service.parse_request(raw)
                         self.handle_async(msg)
                     except Exception as exc:  # noqa: BLE001 - no line may kill the reader
                         self.out.send(service.error_event(msg.get("id"), exc))
@@ -189,15 +160,6 @@ class Worker:
             self.out.send({"id": rid, "event": "progress", "stage": "finishing" if stage == "done" else str(stage),
                            "fraction": best[0]})
         return progress
-
-
-def _load_factory(spec: str | None):
-    if not spec:
-        from .pipeline import S3DPipeline
-
-        return S3DPipeline
-    module_name, _, attr = spec.partition(":")
-    return getattr(importlib.import_module(module_name), attr or "S3DPipeline")
 
 
 def lower_priority(n: int) -> None:
