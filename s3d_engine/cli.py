@@ -14,9 +14,6 @@ from . import limits
 from .errors import S3DError
 from .options import GenerateOptions, parse_formats
 
-SKETCH_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
-
-
 _DEFAULTS = GenerateOptions()
 
 
@@ -114,38 +111,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def find_sketches(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise S3DError(f"input folder not found: {folder}")
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SKETCH_SUFFIXES)
-
-
 def cmd_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    opts = options_from_args(args)
-    in_dir, out_dir = Path(args.in_dir), Path(args.out_dir)
-    sketches = find_sketches(in_dir)
-    if not sketches:
-        raise S3DError(f"no sketch images ({', '.join(sorted(SKETCH_SUFFIXES))}) in {in_dir}")
-    todo = [s for s in sketches if args.redo or not (out_dir / s.stem / "result.json").exists()]
-    skipped = len(sketches) - len(todo)
-    if skipped:
-        print(f"resuming: {skipped} of {len(sketches)} sketches already done")
-    pipe = _pipeline(args, opts) if todo else None
-    failures: dict[str, str] = {}
-    for sketch in tqdm(todo, desc="sketches", unit="sketch"):
-        try:
-            _generate_one(pipe, sketch, out_dir / sketch.stem, opts)
-        except S3DError as exc:
-            failures[sketch.name] = str(exc)
-            tqdm.write(f"failed: {sketch.name}: {exc}")
-    report = {"total": len(sketches), "skipped": skipped, "done": len(todo) - len(failures), "failed": failures}
-    from .io_utils import write_text_atomic
+    from .batch import run_batch
 
-    write_text_atomic(out_dir / "batch_report.json", json.dumps(report, indent=2) + "\n")
-    print(f"{report['done']} generated, {skipped} skipped, {len(failures)} failed -> {out_dir}")
-    return 1 if failures else 0
+    opts = options_from_args(args)
+    out_dir = Path(args.out_dir)
+    try:
+        report = run_batch(Path(args.in_dir), out_dir, opts, lambda: _pipeline(args, opts), redo=args.redo,
+                           log=tqdm.write, wrap=lambda todo: tqdm(todo, desc="sketches", unit="sketch"))
+    except KeyboardInterrupt:
+        print(f"s3d: interrupted; the report so far is in {out_dir / 'batch_report.json'}", file=sys.stderr)
+        return 130
+    print(f"{report.done} generated, {report.skipped} skipped, {len(report.failed)} failed -> {out_dir}")
+    return 1 if report.failed else 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
