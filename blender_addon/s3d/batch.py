@@ -22,10 +22,11 @@ if __name__ == "__main__" and not __package__:  # run as a script by `blender -P
 
 import bpy  # noqa: E402
 
-from . import batch_plan, capture, engine, projection  # noqa: E402
-from .batch_plan import Item, Summary  # noqa: E402
-from .client import WorkerClient, WorkerError  # noqa: E402
-from .request import for_seed, generate_request  # noqa: E402
+from . import capture
+from .core import batch_plan, projection, worker_link  # noqa: E402
+from .core.batch_plan import Item, Summary  # noqa: E402
+from .core.client import WorkerClient, WorkerError  # noqa: E402
+from .core.request import for_seed, generate_request  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -35,7 +36,7 @@ def log(msg: str) -> None:
 def capture_blend(path: str, view: str) -> list[tuple[str, Any, Optional[str]]]:
     """Open a .blend and capture every Grease Pencil object of its scene.
     Returns [(object name, CapturedSketch or None, error or None)]."""
-    from .controller import project_sketch
+    from .view import project_sketch
 
     bpy.ops.wm.open_mainfile(filepath=path)
     ctx = bpy.context
@@ -79,7 +80,7 @@ def run_item(client: WorkerClient, item: Item, sketch_payload: dict, args, setti
 def build_results_blend(path: str, out_root: str, items: list[Item], args) -> int:
     """Fresh file with one object per finished item, side by side, facing the front view."""
     from .importer import MeshImport
-    from .plyio import read_ply
+    from .core.plyio import read_ply
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -141,7 +142,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if total == 0:
         log(f"nothing to do: no sketch images ({', '.join(sorted(batch_plan.IMAGE_EXTS))}) or .blend files in {args.in_dir}")
 
-    settings = engine.resolve_settings(args.python, args.weights, args.device, args.engine_root)
+    settings = worker_link.resolve_settings(args.python, args.weights, args.device, args.engine_root)
     client = WorkerClient(settings.python, pythonpath=[settings.engine_root] if settings.engine_root else [],
                           log=lambda line: print(f"[s3d worker] {line}", file=sys.stderr, flush=True))
     summary = Summary()

@@ -13,8 +13,8 @@ from typing import Any, Iterator, Optional, Sequence
 
 import bpy
 
-from . import projection
-from .plyio import PlyMesh
+from .core import projection
+from .core.plyio import PlyMesh
 
 try:
     import numpy as np

@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
-from .request import SMOOTH_DEFAULT
+from .core.request import SMOOTH_DEFAULT
 
 
 class S3DSettings(bpy.types.PropertyGroup):

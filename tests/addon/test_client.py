@@ -5,17 +5,17 @@ import time
 import pytest
 
 from conftest import FAKE_PIPELINE, HERE, ROOT
-from s3d import engine, plyio
-from s3d.client import WorkerClient, WorkerError, worker_env
-from s3d.request import for_seed, generate_request
-from s3d.session import GenerateSession
+from s3d.core import plyio, worker_link
+from s3d.core.client import WorkerClient, WorkerError, worker_env
+from s3d.core.request import for_seed, generate_request
+from s3d.core.session import GenerateSession
 
 STROKES = {"strokes": [[[0, 0], [10, 0], [10, 10], [0, 0]], [[2, 2], [3, 3]]]}
 
 
 def params(weights, domain="face"):
     """The add-on's own request builder, as the panel and the batch use it."""
-    return generate_request(engine.EngineSettings("python", None, weights, "cpu"), domain, STROKES,
+    return generate_request(worker_link.EngineSettings("python", None, weights, "cpu"), domain, STROKES,
                             mesh_resolution=64, smooth=0, decimate_faces=0)
 
 
@@ -26,7 +26,7 @@ def job(weights, out_dir, seed=0):
 @pytest.fixture
 def client(engine_py, monkeypatch):
     monkeypatch.setenv("S3D_WORKER_PIPELINE", FAKE_PIPELINE)
-    c = WorkerClient(engine_py, pythonpath=[str(ROOT), str(HERE)], on_result=engine.parse_result,
+    c = WorkerClient(engine_py, pythonpath=[str(ROOT), str(HERE)], on_result=worker_link.parse_result,
                      log=lambda line: None, hard_cancel_after=3.0)
     yield c
     c.shutdown()

@@ -112,7 +112,7 @@ def test_worker_protocol_reaches_the_pipeline(tmp_path):
 
 
 def _addon_request_module():
-    spec = importlib.util.spec_from_file_location("s3d_request", ROOT / "blender_addon" / "s3d" / "request.py")
+    spec = importlib.util.spec_from_file_location("s3d_request", ROOT / "blender_addon" / "s3d" / "core" / "request.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # bpy-free: loaded without the add-on package
     return module
