@@ -37,6 +37,17 @@ MeshFn = Callable[[S3DResult], None]
 
 
 class S3DPipeline:
+    """Sketch-to-3D: the S3D U-Net and the pix2pix3D generator, on one device, in eval mode.
+
+    Build it with `from_pretrained` (a shipped name, a .safetensors path or random weights),
+    then call it with a sketch and `GenerateOptions` (or their fields as keywords).
+
+    Example:
+        >>> pipe = S3DPipeline.from_pretrained("random:tiny:face", device="cpu")
+        >>> pipe.config.domain, pipe.labels.num_classes
+        ('face', 19)
+    """
+
     def __init__(self, config: ModelConfig, unet: UNetStyleDistil, generator: TriPlaneGenerator,
                  device: torch.device, source: str, has_trained_unet: bool = True, half: bool = True) -> None:
         self.config, self.unet, self.generator, self.device = config, unet.eval(), generator.eval(), device
@@ -55,6 +66,23 @@ class S3DPipeline:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, device: str | torch.device = "auto") -> "S3DPipeline":
+        """Load weights, their hash checked against the sidecar, onto a device.
+
+        Args:
+            name_or_path: 'face', 'cat' (any stem in the weights folders, see `catalog.py`), a
+                .safetensors path, or 'random:<tiny|small|paper>:<face|cat>' for random weights.
+            device: 'auto' (CUDA when present, else the CPU), 'cpu', 'cuda[:N]' or 'mps'.
+
+        Returns:
+            `S3DPipeline` ready to call.
+
+        Raises:
+            WeightsError: unknown name, missing or tampered file, or shapes that do not match.
+
+        Example:
+            >>> S3DPipeline.from_pretrained("random:tiny:cat", device="cpu").config.domain
+            'cat'
+        """
         text = str(name_or_path)
         if text.startswith("random:"):
             parts = text.split(":")

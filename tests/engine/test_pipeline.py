@@ -138,3 +138,12 @@ def test_a_domain_that_does_not_match_the_weights_is_refused_before_work(pipe):
         pipe(face_strokes(), domain="cat", progress=lambda s, f: stages.append(s))
     assert stages == []
     assert pipe.options(domain="face").domain == "face"
+
+
+def test_the_docstring_examples_run():
+    import doctest
+
+    import s3d_engine.pipeline
+
+    outcome = doctest.testmod(s3d_engine.pipeline)
+    assert outcome.attempted >= 3 and outcome.failed == 0
