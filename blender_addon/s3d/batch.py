@@ -93,11 +93,10 @@ def build_results_blend(path: str, out_root: str, items: list[Item], args) -> in
         files = {k: os.path.join(base, v) for k, v in (marker.get("files") or {}).items()}
         mesh = read_ply(files["ply"])
         matrix = projection.placement_matrix((1.2 * count, 0.0, 0.0), projection.FRONT_BASIS, 1.0)
-        MeshImport(mesh, item.id, scene.collection, label_names=marker.get("label_names") or [],
-                   palette=marker.get("palette") or [], domain=marker.get("domain") or args.domain,
-                   parts_as_materials=not args.vertex_groups, matrix_world=matrix, images=files,
-                   props={"s3d_seed": item.seed, "s3d_source": item.source, "s3d_item": item.id},
-                   view_layer=bpy.context.view_layer, select=False).run()
+        MeshImport.from_result(mesh, marker, item.id, scene.collection, images=files,
+                               parts_as_materials=not args.vertex_groups, matrix_world=matrix,
+                               props={"s3d_seed": item.seed, "s3d_source": item.source, "s3d_item": item.id},
+                               view_layer=bpy.context.view_layer, select=False).run()
         count += 1
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(path), check_existing=False)

@@ -167,10 +167,9 @@ class GenerateController:
         loc = projection.offset_along(self.location, sk.basis[0], 1.1 * scale * index)
         name = f"{sk.name}_s3d" + (f"_seed{job.seed}" if len(self.seeds) > 1 else "")
         collection = getattr(context, "collection", None) or context.scene.collection
-        imp = MeshImport(
-            req.parsed, name, collection, label_names=ev.get("label_names") or [], palette=ev.get("palette") or [],
-            domain=ev.get("domain") or self.domain, parts_as_materials=self.parts_as_materials,
-            matrix_world=projection.placement_matrix(loc, sk.basis, scale), images=ev.get("files") or {},
+        imp = MeshImport.from_result(
+            req.parsed, ev, name, collection, parts_as_materials=self.parts_as_materials,
+            matrix_world=projection.placement_matrix(loc, sk.basis, scale),
             props={"s3d_seed": int(job.seed), "s3d_domain": ev.get("domain") or self.domain, "s3d_sketch": sk.name,
                    "s3d_view": sk.view, "s3d_weights": self.settings.weights_for(self.domain)},
             view_layer=context.view_layer)
