@@ -110,7 +110,7 @@ class EngineBaseline:
     def __init__(self, args):
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         payload = json.dumps({"weights": args.weights, "device": args.device, "resolution": args.resolution,
-                              "smooth": not args.no_smooth, "nice": args.nice})
+                              "smooth": 0 if args.no_smooth else 10, "nice": args.nice})
         self.proc = subprocess.Popen([args.engine_python, "-c", ENGINE_SCRIPT, payload], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, env=env)
         self.info = json.loads(self.proc.stdout.readline())

@@ -1,10 +1,11 @@
 """S3D engine: sketch -> semantic mask (S3D U-Net) -> pix2pix3D tri-plane generator -> labelled mesh."""
 
-__version__ = "0.1.0"
+from ._version import __version__
+from .errors import ConfigError, OptionsError, OutputError, S3DError, SketchError, WeightsError
+from .options import GenerateOptions
 
-from .errors import ConfigError, OutputError, S3DError, SketchError, WeightsError  # noqa: E402
-
-__all__ = ["__version__", "S3DError", "SketchError", "WeightsError", "ConfigError", "OutputError", "S3DPipeline", "S3DResult"]
+__all__ = ["__version__", "S3DError", "SketchError", "WeightsError", "ConfigError", "OptionsError", "OutputError",
+           "GenerateOptions", "S3DPipeline", "S3DResult"]
 
 
 def __getattr__(name: str):

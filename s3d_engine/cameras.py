@@ -141,3 +141,15 @@ def project_points(points: np.ndarray, label: np.ndarray, resolution: int) -> tu
     z = p[:, 2]
     uv = (p[:, :2] / z[:, None]) * np.array([K[0, 0], K[1, 1]]) + np.array([K[0, 2], K[1, 2]])
     return uv * resolution, z
+
+
+def frame_extent(domain: str) -> float:
+    """World width (EG3D units) that the domain's front view covers at the pivot: a front end
+    scales the mesh by drawing extent / frame extent so that it matches the sketch's size.
+
+    The pivot lies `radius - pivot_z` in front of the camera, and a pinhole of field of view
+    `fov` sees a width of 2 * distance * tan(fov / 2) at that depth.
+    """
+    d = CAMERA_DEFAULTS[domain]
+    distance = d.radius - d.pivot[2]
+    return float(2.0 * distance * math.tan(math.radians(d.fov_degrees) / 2.0))

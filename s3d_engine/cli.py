@@ -9,29 +9,46 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__
+from ._version import __version__
+from . import limits
 from .errors import S3DError
+from .options import GenerateOptions, parse_formats
 
-SKETCH_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+_DEFAULTS = GenerateOptions()
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="shipped weights name (e.g. face, cat) or a .safetensors path; default: the domain's shipped weights")
-    p.add_argument("--domain", choices=["face", "cat"], default="face")
+    p.add_argument("--domain", choices=list(limits.DOMAINS), default=None,
+                   help="face or cat: picks the shipped weights, and is checked against --weights (default: face)")
     p.add_argument("--random-init", metavar="CONFIG", choices=["tiny", "small", "paper"],
                    help="use randomly initialised weights of this configuration (before trained weights exist)")
-    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+    p.add_argument("--device", default=_DEFAULTS.device, help="auto (CUDA if available), cpu, cuda, cuda:N, mps")
 
 
 def _add_generate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mesh-res", type=int, default=128, help="marching-cubes grid resolution (e.g. 128, 256)")
-    p.add_argument("--smooth", type=int, default=0, metavar="N", help="Taubin smoothing iterations")
-    p.add_argument("--decimate", type=int, default=0, metavar="FACES", help="decimate to this many faces")
-    p.add_argument("--frames", type=int, default=8, help="turntable frames (0 = none)")
-    p.add_argument("--formats", default="glb,ply", help="mesh formats: any of glb,ply,obj")
-    p.add_argument("--fit", choices=["auto", "frame", "content"], default="auto",
+    """Every flag maps onto one GenerateOptions field, whose default it shows."""
+    p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help=f"0..{limits.SEED_MAX}")
+    p.add_argument("--mesh-res", type=int, default=_DEFAULTS.mesh_resolution,
+                   help=f"marching-cubes grid resolution ({limits.MESH_RESOLUTION_MIN}..{limits.MESH_RESOLUTION_MAX})")
+    p.add_argument("--smooth", type=int, default=_DEFAULTS.smooth, metavar="N",
+                   help=f"Taubin smoothing iterations (0..{limits.SMOOTH_MAX})")
+    p.add_argument("--decimate", type=int, default=_DEFAULTS.decimate_faces, metavar="FACES",
+                   help="decimate to this many faces (0 = off)")
+    p.add_argument("--frames", type=int, default=_DEFAULTS.turntable_frames,
+                   help=f"turntable frames (0..{limits.FRAMES_MAX}; 0 = none)")
+    p.add_argument("--no-render", action="store_true", help="mesh and mask only: skip the front render")
+    p.add_argument("--formats", default=",".join(_DEFAULTS.formats), help="mesh formats: any of glb,ply,obj")
+    p.add_argument("--fit", choices=list(limits.FIT_MODES), default=_DEFAULTS.fit,
                    help="frame: keep the image framing; content: crop to the strokes")
+
+
+def options_from_args(args: argparse.Namespace) -> GenerateOptions:
+    """The one place where CLI flags become generation options (validated here, before any work)."""
+    return GenerateOptions(seed=args.seed, mesh_resolution=args.mesh_res, smooth=args.smooth,
+                           decimate_faces=args.decimate, formats=parse_formats(args.formats),
+                           turntable_frames=args.frames, render=not args.no_render, fit=args.fit,
+                           device=args.device, domain=args.domain)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,64 +82,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pipeline(args: argparse.Namespace):
+def _pipeline(args: argparse.Namespace, opts: GenerateOptions):
+    """Load the weights, and check the domain against them before any sketch is processed."""
     from .pipeline import S3DPipeline
 
+    domain = opts.domain or "face"
     if args.random_init:
-        name = f"random:{args.random_init}:{args.domain}"
+        name = f"random:{args.random_init}:{domain}"
     else:
-        name = args.weights or args.domain
-    return S3DPipeline.from_pretrained(name, device=args.device)
+        name = args.weights or domain
+    pipe = S3DPipeline.from_pretrained(name, device=opts.device)
+    pipe.options(opts)  # raises on a domain mismatch
+    return pipe
 
 
-def _generate_one(pipe, sketch: Path, out: Path, args: argparse.Namespace) -> dict[str, Path]:
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-    result = pipe(str(sketch), seed=args.seed, mesh_resolution=args.mesh_res, smooth=args.smooth,
-                  decimate_faces=args.decimate, turntable_frames=args.frames, fit=args.fit)
-    return result.save(out, formats=formats)
+def _generate_one(pipe, sketch: Path, out: Path, opts: GenerateOptions) -> dict[str, Path]:
+    return pipe(str(sketch), opts).save(out)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    pipe = _pipeline(args)
+    opts = options_from_args(args)
+    pipe = _pipeline(args, opts)
     start = time.perf_counter()
-    files = _generate_one(pipe, Path(args.sketch), Path(args.out), args)
+    files = _generate_one(pipe, Path(args.sketch), Path(args.out), opts)
     print(f"wrote {len(files)} files to {args.out} in {time.perf_counter() - start:.1f} s")
     for kind, path in files.items():
         print(f"  {kind:10s} {path}")
     return 0
 
 
-def find_sketches(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise S3DError(f"input folder not found: {folder}")
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SKETCH_SUFFIXES)
-
-
 def cmd_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    in_dir, out_dir = Path(args.in_dir), Path(args.out_dir)
-    sketches = find_sketches(in_dir)
-    if not sketches:
-        raise S3DError(f"no sketch images ({', '.join(sorted(SKETCH_SUFFIXES))}) in {in_dir}")
-    todo = [s for s in sketches if args.redo or not (out_dir / s.stem / "result.json").exists()]
-    skipped = len(sketches) - len(todo)
-    if skipped:
-        print(f"resuming: {skipped} of {len(sketches)} sketches already done")
-    pipe = _pipeline(args) if todo else None
-    failures: dict[str, str] = {}
-    for sketch in tqdm(todo, desc="sketches", unit="sketch"):
-        try:
-            _generate_one(pipe, sketch, out_dir / sketch.stem, args)
-        except S3DError as exc:
-            failures[sketch.name] = str(exc)
-            tqdm.write(f"failed: {sketch.name}: {exc}")
-    report = {"total": len(sketches), "skipped": skipped, "done": len(todo) - len(failures), "failed": failures}
-    from .io_utils import write_text_atomic
+    from .batch import run_batch
 
-    write_text_atomic(out_dir / "batch_report.json", json.dumps(report, indent=2) + "\n")
-    print(f"{report['done']} generated, {skipped} skipped, {len(failures)} failed -> {out_dir}")
-    return 1 if failures else 0
+    opts = options_from_args(args)
+    out_dir = Path(args.out_dir)
+    try:
+        report = run_batch(Path(args.in_dir), out_dir, opts, lambda: _pipeline(args, opts), redo=args.redo,
+                           log=tqdm.write, wrap=lambda todo: tqdm(todo, desc="sketches", unit="sketch"))
+    except KeyboardInterrupt:
+        print(f"s3d: interrupted; the report so far is in {out_dir / 'batch_report.json'}", file=sys.stderr)
+        return 130
+    print(f"{report.done} generated, {report.skipped} skipped, {len(report.failed)} failed -> {out_dir}")
+    return 1 if report.failed else 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -140,7 +143,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                 gen = TriPlaneGenerator(cfg)
             data = {k: list(v.shape) for k, v in gen.state_dict().items()}
     elif args.weights:
-        from .pipeline import resolve_weights
+        from .catalog import resolve_weights
         from .weights import load_weights
 
         w = load_weights(resolve_weights(args.weights))

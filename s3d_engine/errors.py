@@ -17,6 +17,14 @@ class ConfigError(S3DError):
     """An unknown configuration name or an inconsistent configuration."""
 
 
+class OptionsError(S3DError):
+    """A generation option is out of range, of the wrong type, or unknown."""
+
+
+class Cancelled(S3DError):
+    """Raised (by a progress callback) to stop a generation; the worker reports it as 'cancelled'."""
+
+
 class OutputError(S3DError):
     """An output cannot be written: no space, no permission, a file in the way, or it would
     overwrite an input."""

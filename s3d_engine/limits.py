@@ -1,9 +1,33 @@
-"""Every documented limit on what a user, a file or a request may ask of the engine, in one place.
+"""Documented limits on everything a user, a file or a request may ask of the engine, in one
+place. Each bound keeps a request within about 3 GB of memory and minutes of compute on a laptop
+CPU; docs/ERRORS.md quotes them. Inputs beyond them are refused with one clear line before
+anything large is decoded, allocated or computed.
 
-Inputs beyond these are refused with one clear line (docs/ERRORS.md) before anything large is
-decoded, allocated or computed. The numbers keep peak memory well under 3 GB on a CPU machine.
+Why these numbers:
+* mesh resolution 16..512: the coarse-to-fine grid holds float32 density + label logits for the
+  active shell only, but marching cubes and the vertex attributes scale with the surface
+  (~6 R^2 vertices): 512^3 is ~1.5 M vertices, the largest mesh a Blender user can still edit.
+* turntable frames 0..120: each frame is a full render + super-resolution (~0.3 s on a CPU).
+* smoothing 0..200 Taubin iterations: beyond ~100 the head visibly shrinks; each is O(vertices).
+* decimation 0 (off) or 100..5,000,000 target faces.
+* seed 0..2^32-1: what numpy/torch generators take without wrapping.
+* truncation psi 0..2: StyleGAN's interpolation weight towards w_avg; >1 extrapolates.
+* sketch images: 8192^2 pixels (64 Mpx, read from the header before decoding); a decoded image is
+  reduced to WORK_SIDE before any float maths, so even RGBA at the budget peaks near 1 GB.
+* weights: the model a sidecar describes is sized on the meta device and refused over
+  MAX_MODEL_PARAMETERS (about 2x the paper model) before anything is allocated.
 """
 from __future__ import annotations
+
+MESH_RESOLUTION_MIN, MESH_RESOLUTION_MAX = 16, 512
+FRAMES_MAX = 120
+SMOOTH_MAX = 200
+DECIMATE_MIN, DECIMATE_MAX = 100, 5_000_000
+SEED_MAX = 2 ** 32 - 1
+TRUNCATION_MIN, TRUNCATION_MAX = 0.0, 2.0
+MESH_FORMATS = ("glb", "ply", "obj")
+DOMAINS = ("face", "cat")
+FIT_MODES = ("auto", "frame", "content")
 
 # ---------------------------------------------------------------------------------------------
 # Sketch images and stroke lists (s3d_engine/sketch.py)
@@ -19,17 +43,6 @@ MAX_STROKES = 10_000  # polylines in one sketch
 MAX_STROKE_POINTS = 200_000  # points over all polylines of one sketch
 MAX_STROKE_COORD = 1000.0  # |x|, |y| of a rasterised point in canvas units (the canvas is 0..1)
 MAX_STROKE_WIDTH = 0.5  # stroke width as a fraction of the image side
-
-# ---------------------------------------------------------------------------------------------
-# Generation options (validated by the shared options object, before any compute)
-# ---------------------------------------------------------------------------------------------
-MESH_RES_MIN, MESH_RES_MAX = 16, 512  # marching-cubes grid resolution
-FRAMES_MIN, FRAMES_MAX = 0, 120  # turntable frames
-SMOOTH_MIN, SMOOTH_MAX = 0, 200  # Taubin smoothing iterations
-DECIMATE_OFF = 0  # decimation: 0 (off) or a face count in DECIMATE_MIN..DECIMATE_MAX
-DECIMATE_MIN, DECIMATE_MAX = 100, 5_000_000
-SEED_MIN, SEED_MAX = 0, 2**32 - 1
-MESH_FORMATS = ("glb", "ply", "obj")
 
 # ---------------------------------------------------------------------------------------------
 # Weights files (s3d_engine/weights.py, s3d_engine/config.py)

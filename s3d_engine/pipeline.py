@@ -1,59 +1,53 @@
-"""`S3DPipeline`: sketch -> mask (S3D U-Net) -> ws (pix2pix3D mapping) -> tri-plane -> renders
-and a labelled mesh. One object that owns the models and runs them, diffusers-style:
+"""`S3DPipeline`: sketch -> mask (S3D U-Net) -> ws (pix2pix3D mapping) -> tri-plane -> a
+labelled mesh, then renders. One object that owns the models and runs them, diffusers-style:
 
     pipe = S3DPipeline.from_pretrained("face")          # or a path, or "random:small:cat"
-    result = pipe("sketch.png", seed=3)
+    result = pipe("sketch.png", seed=3)                 # or pipe(sketch, GenerateOptions(...))
     result.save("out/")
+
+`resolve_weights` and `Cancelled` are re-exported here for callers of the pipeline API.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from . import __version__
+from ._version import __version__
 from .cameras import domain_camera, orbit_cameras
 from .config import ModelConfig, get_config
 from .device import half_precision, resolve_device
-from .errors import S3DError, WeightsError
+from .catalog import resolve_weights
+from .errors import Cancelled, OptionsError, S3DError, WeightsError  # noqa: F401 - Cancelled is part of this API
 from .labels import LabelSet, label_set
 from .mesh.extract import MeshOptions, extract_mesh
-from .mesh.types import LabelledMesh
+from .options import GenerateOptions
 from .models.generator import TriPlaneGenerator
 from .models.unet import UNetStyleDistil
 from .results import S3DResult
 from .sketch import SketchInput, normalize_sketch
 from .weights import Weights, load_into, load_weights
 
-WEIGHTS_DIR = Path(os.environ.get("S3D_WEIGHTS_DIR", Path(__file__).resolve().parent.parent / "weights"))
 ProgressFn = Callable[[str, float], None]
-
-
-class Cancelled(S3DError):
-    """Raised (by a progress callback) to stop a generation between stages."""
-
-
-def resolve_weights(name_or_path: str | os.PathLike) -> Path:
-    """A shipped name ('face', 'cat', or any file stem in weights/) or a path to a .safetensors file."""
-    text = str(name_or_path)
-    path = Path(text)
-    if path.suffix == ".safetensors" or os.sep in text or path.exists():
-        if path.is_dir():
-            raise WeightsError(f"{path} is a folder; pass a .safetensors file")
-        return path
-    candidate = WEIGHTS_DIR / f"{text}.safetensors"
-    if candidate.exists():
-        return candidate
-    shipped = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors")) if WEIGHTS_DIR.exists() else []
-    raise WeightsError(f"no weights named {text!r} in {WEIGHTS_DIR} (found: {', '.join(shipped) or 'none'}); "
-                       f"pass a .safetensors path or 'random:<config>:<domain>' for random initialisation")
+MeshFn = Callable[[S3DResult], None]
 
 
 class S3DPipeline:
+    """Sketch-to-3D: the S3D U-Net and the pix2pix3D generator, on one device, in eval mode.
+
+    Build it with `from_pretrained` (a shipped name, a .safetensors path or random weights),
+    then call it with a sketch and `GenerateOptions` (or their fields as keywords).
+
+    Example:
+        >>> pipe = S3DPipeline.from_pretrained("random:tiny:face", device="cpu")
+        >>> pipe.config.domain, pipe.labels.num_classes
+        ('face', 19)
+    """
+
     def __init__(self, config: ModelConfig, unet: UNetStyleDistil, generator: TriPlaneGenerator,
                  device: torch.device, source: str, has_trained_unet: bool = True, half: bool = True) -> None:
         self.config, self.unet, self.generator, self.device = config, unet.eval(), generator.eval(), device
@@ -72,6 +66,23 @@ class S3DPipeline:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, device: str | torch.device = "auto") -> "S3DPipeline":
+        """Load weights, their hash checked against the sidecar, onto a device.
+
+        Args:
+            name_or_path: 'face', 'cat' (any stem in the weights folders, see `catalog.py`), a
+                .safetensors path, or 'random:<tiny|small|paper>:<face|cat>' for random weights.
+            device: 'auto' (CUDA when present, else the CPU), 'cpu', 'cuda[:N]' or 'mps'.
+
+        Returns:
+            `S3DPipeline` ready to call.
+
+        Raises:
+            WeightsError: unknown name, missing or tampered file, or shapes that do not match.
+
+        Example:
+            >>> S3DPipeline.from_pretrained("random:tiny:cat", device="cpu").config.domain
+            'cat'
+        """
         text = str(name_or_path)
         if text.startswith("random:"):
             parts = text.split(":")
@@ -119,11 +130,15 @@ class S3DPipeline:
         return self.generator.mapping(z, c, mask=m, truncation_psi=truncation_psi)
 
     @torch.no_grad()
-    def render_views(self, planes: torch.Tensor, ws: torch.Tensor, cameras: np.ndarray, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Super-resolved RGB and argmax labels for each camera label (K, 25)."""
+    def render_views(self, planes: torch.Tensor, ws: torch.Tensor, cameras: np.ndarray, seed: int,
+                     progress: ProgressFn | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Super-resolved RGB and argmax labels for each camera label (K, 25). `progress` is
+        called before each view, so a cancel takes effect between frames."""
         rng = torch.Generator(device=self.device).manual_seed(int(seed))
         images, labels = [], []
-        for cam in cameras:
+        for k, cam in enumerate(cameras):
+            if progress is not None:
+                progress("render", 0.8 + 0.2 * k / len(cameras))
             c = torch.from_numpy(cam)[None].to(self.device)
             out = self.generator.render(planes, ws, c, generator=rng, half_sr=self.half)
             img = ((out["image"][0].float().clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(1, 2, 0)
@@ -132,12 +147,46 @@ class S3DPipeline:
         return images, labels
 
     # ---------------------------------------------------------------- the call
-    def __call__(self, sketch: SketchInput | None = None, seed: int = 0, mesh_resolution: int = 128,
-                 smooth: bool | int = False, decimate_faces: int = 0, turntable_frames: int = 0,
-                 mask: np.ndarray | None = None, mesh: bool = True, mesh_level: float | None = None,
-                 truncation_psi: float = 1.0, fit: str = "auto", progress: ProgressFn | None = None) -> S3DResult:
-        """Generate a head from a sketch (file path, PIL image, array or stroke list), or directly
-        from a label map via `mask=`. `progress(stage, fraction)` may raise to cancel."""
+    def options(self, options: GenerateOptions | None = None, **overrides: Any) -> GenerateOptions:
+        """`options` with `overrides` applied, validated, and checked against these weights."""
+        opts = options if options is not None else GenerateOptions()
+        if not isinstance(opts, GenerateOptions):
+            raise OptionsError(f"options must be a GenerateOptions, got {type(opts).__name__}")
+        if overrides:
+            opts = opts.replace(**overrides)
+        if opts.domain is not None and opts.domain != self.config.domain:
+            raise OptionsError(f"these weights ({os.path.basename(self.source)}) are for the {self.config.domain} "
+                               f"domain, but domain {opts.domain!r} was asked for; choose {opts.domain} weights")
+        return opts
+
+    def __call__(self, sketch: SketchInput | None = None, options: GenerateOptions | None = None, *,
+                 mask: np.ndarray | None = None, progress: ProgressFn | None = None, on_mesh: MeshFn | None = None,
+                 mesh_level: float | None = None, **overrides: Any) -> S3DResult:
+        """Generate a labelled head from a sketch, mesh first and renders after.
+
+        Args:
+            sketch: a file path, PIL image, array (black strokes on white) or a list of (N, 2|3)
+                stroke polylines. Not needed when `mask` is given.
+            options: a `GenerateOptions`; its fields may also be given as keyword overrides
+                (`seed=3, mesh_resolution=256, smooth=10, turntable_frames=8, ...`).
+            mask: a label map (H, W) of class indices, used instead of the U-Net's mask.
+            progress: `progress(stage, fraction)`, called at each stage; raising (for example
+                `Cancelled`) stops the generation there.
+            on_mesh: called with a partial `S3DResult` (mask and mesh, no renders) as soon as
+                the mesh exists, before the renders: a front end shows the mesh first.
+            mesh_level: density iso-level override (default: the weights' own level).
+
+        Returns:
+            `S3DResult`: the normalised sketch, mask, mesh, front view (None with render=False),
+            turntable frames, timings and engine info. `result.save(folder)` writes the files.
+
+        Example:
+            >>> pipe = S3DPipeline.from_pretrained("random:tiny:face", device="cpu")
+            >>> r = pipe([np.array([[0.3, 0.3], [0.7, 0.7]])], seed=1, mesh_resolution=32, render=False)
+            >>> r.mesh is not None and r.front is None
+            True
+        """
+        opts = self.options(options, **overrides)
         timings: dict[str, float] = {}
         report = progress or (lambda stage, fraction: None)
 
@@ -145,48 +194,46 @@ class S3DPipeline:
             report(name, fraction)
             return time.perf_counter()
 
-        res = self.config.unet.resolution
         t = stage("sketch", 0.0)
         if mask is None:
             if sketch is None:
                 raise S3DError("give a sketch, or a label map through mask=")
-            norm = normalize_sketch(sketch, res, fit=fit)
+            norm = normalize_sketch(sketch, self.config.unet.resolution, fit=opts.fit)
             timings["sketch"] = time.perf_counter() - t
             t = stage("mask", 0.1)
             label_map, _ = self.sketch_to_mask(norm)
             timings["unet"] = time.perf_counter() - t
         else:
-            label_map = self._check_mask(mask)
-            norm = None
-        t = stage("planes", 0.25)
+            label_map, norm = self._check_mask(mask), None
+        t = stage("planes", 0.2)
         with torch.no_grad():  # fp32, as pix2pix3D runs its backbone (num_fp16_res = 0)
-            ws = self.mask_to_ws(label_map, seed, truncation_psi)
+            ws = self.mask_to_ws(label_map, opts.seed, opts.truncation_psi)
             planes = self.generator.planes(ws)
         timings["mapping_synthesis"] = time.perf_counter() - t
-        t = stage("render", 0.4)
-        cams = domain_camera(self.config.domain)[None]
-        if turntable_frames > 0:
-            cams = np.concatenate([cams, orbit_cameras(self.config.domain, turntable_frames)])
-        images, view_labels = self.render_views(planes, ws, cams, seed)
-        timings["render"] = time.perf_counter() - t
-        labelled: LabelledMesh | None = None
-        level = None
-        auto_level = False
-        if mesh:
-            stage("mesh", 0.6)
-            iterations = 10 if smooth is True else int(smooth or 0)
-            opts = MeshOptions(resolution=mesh_resolution, level=mesh_level, smooth_iterations=iterations,
-                               decimate_faces=decimate_faces)
+        result = S3DResult(sketch=norm, mask=label_map, mask_rgb=self.labels.colorize(label_map), front=None,
+                           front_labels=None, views=[], mesh=None, seed=opts.seed, labels=self.labels,
+                           timings=timings, info=self.info(), options=opts)
+        if opts.mesh:
+            stage("mesh", 0.3)
+            mesh_opts = MeshOptions(resolution=opts.mesh_resolution, level=mesh_level,
+                                    smooth_iterations=opts.smooth, decimate_faces=opts.decimate_faces)
             labelled, rep = extract_mesh(planes, self.generator.decoder, self.config.num_classes,
                                          list(self.labels.names), self.config.camera.box_warp,
-                                         self.config.mesh_level, opts)
+                                         self.config.mesh_level, mesh_opts)
             timings.update(rep.timings)
-            level, auto_level = rep.level, rep.auto_level
+            result.mesh, result.mesh_level, result.auto_level = labelled, rep.level, rep.auto_level
+            if on_mesh is not None:
+                on_mesh(dataclasses.replace(result, timings=dict(timings)))
+        if opts.render or opts.turntable_frames > 0:
+            t = stage("render", 0.8)
+            cams = domain_camera(self.config.domain)[None]
+            if opts.turntable_frames > 0:
+                cams = np.concatenate([cams, orbit_cameras(self.config.domain, opts.turntable_frames)])
+            images, view_labels = self.render_views(planes, ws, cams, opts.seed, progress=report)
+            result.front, result.front_labels, result.views = images[0], view_labels[0], images[1:]
+            timings["render"] = time.perf_counter() - t
         report("done", 1.0)
-        return S3DResult(
-            sketch=norm, mask=label_map, mask_rgb=self.labels.colorize(label_map), front=images[0],
-            front_labels=view_labels[0], views=images[1:], mesh=labelled, seed=seed, labels=self.labels,
-            timings=timings, mesh_level=level, auto_level=auto_level, info=self.info())
+        return result
 
     def _check_mask(self, mask: np.ndarray) -> np.ndarray:
         m = np.asarray(mask)

@@ -31,6 +31,7 @@ from .labels import LabelSet
 from .limits import MAX_MANIFEST_BYTES, MESH_FORMATS, STALE_TMP_AGE_S
 from .mesh.export import WRITERS
 from .mesh.types import LabelledMesh
+from .options import GenerateOptions, parse_formats  # noqa: F401 - parse_formats is part of this API
 
 MANIFEST = "result.json"
 MANIFEST_VERSION = 1
@@ -55,28 +56,6 @@ def gif_bytes(frames: list[np.ndarray], duration_ms: int = 80) -> bytes:
 # ---------------------------------------------------------------------------------------------
 # Checks before any compute
 # ---------------------------------------------------------------------------------------------
-
-
-def parse_formats(formats: str | Iterable[str]) -> tuple[str, ...]:
-    """'glb,ply' (or a list) -> ('glb', 'ply'); unknown or no formats are one S3DError line."""
-    items = formats.split(",") if isinstance(formats, str) else formats
-    try:
-        items = list(items)
-    except TypeError:
-        raise S3DError(f"mesh formats must be a list like glb,ply, got {type(formats).__name__}") from None
-    out: list[str] = []
-    for item in items:
-        if not isinstance(item, str):
-            raise S3DError(f"mesh formats must be names like glb, got {item!r:.20}")
-        name = item.strip().lower()
-        if name and name not in MESH_FORMATS:
-            raise S3DError(f"unknown mesh format {item.strip()!r:.20}; use any of {', '.join(MESH_FORMATS)} "
-                           "(e.g. --formats glb,ply)")
-        if name and name not in out:
-            out.append(name)
-    if not out:
-        raise S3DError(f"no mesh format given; use any of {', '.join(MESH_FORMATS)} (e.g. --formats glb,ply)")
-    return tuple(out)
 
 
 def output_names(stem: str = "") -> tuple[str, ...]:
@@ -125,8 +104,9 @@ def _safe_name(name: Any) -> bool:
             and Path(name).name == name and "/" not in name and "\\" not in name)
 
 
-def _options_json(options: Mapping[str, Any] | None) -> Any:
-    return json.loads(json.dumps(dict(options or {}), sort_keys=True, default=str))
+def _options_json(options: GenerateOptions | Mapping[str, Any]) -> Any:
+    plain = options.to_dict() if isinstance(options, GenerateOptions) else dict(options)
+    return json.loads(json.dumps(plain, default=str))
 
 
 def read_manifest(folder: str | os.PathLike, stem: str = "") -> dict[str, Any] | None:
@@ -141,7 +121,7 @@ def read_manifest(folder: str | os.PathLike, stem: str = "") -> dict[str, Any] |
     return data if isinstance(data, dict) else None
 
 
-def is_complete(folder: str | os.PathLike, options: Mapping[str, Any] | None = None, stem: str = "",
+def is_complete(folder: str | os.PathLike, options: GenerateOptions | Mapping[str, Any] | None = None, stem: str = "",
                 verify_hash: bool = False) -> bool:
     """True only when the manifest says complete, every file it lists exists with its size (and
     sha256 with `verify_hash`), and, when `options` is given, it was written with those options."""
@@ -150,7 +130,7 @@ def is_complete(folder: str | os.PathLike, options: Mapping[str, Any] | None = N
     if not data or data.get("complete") is not True or not isinstance(record, dict):
         return False
     files = record.get("files")
-    if not isinstance(files, dict) or (options is not None and record.get("options") != _options_json(options)):
+    if not isinstance(files, dict) or (options is not None and data.get("options") != _options_json(options)):
         return False
     for name, entry in files.items():
         path = Path(folder) / str(name)
@@ -207,8 +187,8 @@ class S3DResult:
     sketch: np.ndarray | None  # (R, R) float32 normalised sketch, None when a mask was given
     mask: np.ndarray  # (R, R) uint8 predicted part labels
     mask_rgb: np.ndarray  # (R, R, 3) uint8 palette colours
-    front: np.ndarray  # (H, W, 3) uint8 super-resolved front view
-    front_labels: np.ndarray  # (H, W) uint8 rendered semantic argmax at the front view
+    front: np.ndarray | None  # (H, W, 3) uint8 super-resolved front view (None: not rendered)
+    front_labels: np.ndarray | None  # (H, W) uint8 rendered semantic argmax at the front view
     views: list[np.ndarray]  # turntable frames (H, W, 3) uint8
     mesh: LabelledMesh | None
     seed: int
@@ -217,6 +197,7 @@ class S3DResult:
     mesh_level: float | None = None
     auto_level: bool = False
     info: dict[str, Any] = field(default_factory=dict)
+    options: GenerateOptions | None = None  # what produced it (formats default from here)
     inputs: tuple[str, ...] = ()  # files the result was made from; save() never writes over them
 
     def _outputs(self, formats: tuple[str, ...], prefix: str) -> dict[str, tuple[str, Callable[[], bytes]]]:
@@ -227,7 +208,9 @@ class S3DResult:
                 plan[fmt] = (f"{prefix}mesh.{fmt}", lambda fmt=fmt: WRITERS[fmt](self.mesh))
         plan["mask"] = (f"{prefix}mask.png", lambda: png_bytes(self.mask))
         plan["mask_rgb"] = (f"{prefix}mask_rgb.png", lambda: png_bytes(self.mask_rgb))
-        plan["front"] = (f"{prefix}front.png", lambda: png_bytes(self.front))
+        if self.front is not None:
+            front = self.front
+            plan["front"] = (f"{prefix}front.png", lambda: png_bytes(front))
         if self.sketch is not None:
             sk = self.sketch
             plan["sketch"] = (f"{prefix}sketch.png", lambda: png_bytes((np.clip(sk, 0, 1) * 255 + 0.5).astype(np.uint8)))
@@ -236,13 +219,15 @@ class S3DResult:
             plan["strip"] = (f"{prefix}turntable_strip.png", lambda: png_bytes(np.concatenate(self.views, axis=1)))
         return plan
 
-    def save(self, out_dir: str | Path, formats: str | Iterable[str] = ("glb", "ply"), stem: str = "",
-             protect: Iterable[str | os.PathLike] = (), options: Mapping[str, Any] | None = None) -> dict[str, Path]:
+    def save(self, out_dir: str | Path, formats: str | Iterable[str] | None = None, stem: str = "",
+             protect: Iterable[str | os.PathLike] = ()) -> dict[str, Path]:
         """Write mesh files, mask PNGs, the front view, a turntable GIF + strip and the manifest
-        `result.json`; returns {kind: path}. `protect` (with `self.inputs`) names input files that
-        must never be written over; `options` are recorded for `is_complete`. Raises S3DError
-        (OutputError) with one line, leaving no partial file and no manifest that says complete."""
+        `result.json`; returns {kind: path}. `formats` defaults to the options' formats; `protect`
+        (with `self.inputs`) names input files that must never be written over; the options are
+        recorded for `is_complete`. Raises S3DError (OutputError) with one line, leaving no
+        partial file and no manifest that says complete."""
         out, prefix = Path(out_dir), f"{stem}_" if stem else ""
+        formats = formats or (self.options or GenerateOptions()).formats
         formats = parse_formats(formats) if self.mesh is not None else ()
         plan = self._outputs(formats, prefix)
         manifest_path = out / f"{prefix}{MANIFEST}"
@@ -274,9 +259,9 @@ class S3DResult:
             "mesh": None if self.mesh is None else {
                 "vertices": int(len(self.mesh.vertices)), "faces": int(len(self.mesh.faces)),
                 "level": self.mesh_level, "auto_level": self.auto_level, "parts": self.mesh.label_counts()},
+            "options": None if self.options is None else self.options.to_dict(),
             "engine": self.info, "files": {k: v.name for k, v in files.items()}, "complete": True,
-            "manifest": {"version": MANIFEST_VERSION, "files": entries, "options": _options_json(options),
-                         "removed_stale": removed, "stale": stale},
+            "manifest": {"version": MANIFEST_VERSION, "files": entries, "removed_stale": removed, "stale": stale},
         }
         files["summary"] = write_bytes_atomic(manifest_path, (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
         return files

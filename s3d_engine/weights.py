@@ -20,7 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from . import __version__
+from ._version import __version__
 from .config import ModelConfig
 from .errors import ConfigError, WeightsError
 from .io_utils import atomic_path, open_regular, read_bounded, sha256_file, write_text_atomic

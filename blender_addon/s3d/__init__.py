@@ -33,9 +33,9 @@ def register():
 
 
 def unregister():
-    from . import engine
+    from .core import worker_link
 
-    engine.shutdown()
+    worker_link.shutdown()
     for mod in reversed(_modules()):
         try:
             mod.unregister()

@@ -22,9 +22,11 @@ if __name__ == "__main__" and not __package__:  # run as a script by `blender -P
 
 import bpy  # noqa: E402
 
-from . import batch_plan, capture, engine, projection  # noqa: E402
-from .batch_plan import Item, Summary  # noqa: E402
-from .client import WorkerClient, WorkerError  # noqa: E402
+from . import capture
+from .core import batch_plan, projection, worker_link  # noqa: E402
+from .core.batch_plan import Item, Summary  # noqa: E402
+from .core.client import WorkerClient, WorkerError  # noqa: E402
+from .core.request import for_seed, generate_request  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -34,7 +36,7 @@ def log(msg: str) -> None:
 def capture_blend(path: str, view: str) -> list[tuple[str, Any, Optional[str]]]:
     """Open a .blend and capture every Grease Pencil object of its scene.
     Returns [(object name, CapturedSketch or None, error or None)]."""
-    from .controller import project_sketch
+    from .view import project_sketch
 
     bpy.ops.wm.open_mainfile(filepath=path)
     ctx = bpy.context
@@ -61,10 +63,9 @@ def run_item(client: WorkerClient, item: Item, sketch_payload: dict, args, setti
             last[0] = key
             log(f"({index}/{total}) {item.id}: {req.stage} {int(round(req.fraction * 100))}%")
 
-    req = client.submit(
-        "generate", weights=settings.weights_for(args.domain), device=settings.device, sketch=sketch_payload,
-        seed=item.seed, mesh_resolution=args.resolution, smooth=not args.no_smooth, decimate_faces=args.decimate,
-        out_dir=item.out_dir(out_root), formats=["ply"])
+    params = generate_request(settings, args.domain, sketch_payload, mesh_resolution=args.resolution,
+                              smooth=0 if args.no_smooth else args.smooth, decimate_faces=args.decimate)
+    req = client.submit("generate", **for_seed(params, item.seed, item.out_dir(out_root)))
     try:
         client.wait(req, timeout=args.timeout, on_update=on_update)
     except TimeoutError:
@@ -79,7 +80,7 @@ def run_item(client: WorkerClient, item: Item, sketch_payload: dict, args, setti
 def build_results_blend(path: str, out_root: str, items: list[Item], args) -> int:
     """Fresh file with one object per finished item, side by side, facing the front view."""
     from .importer import MeshImport
-    from .plyio import read_ply
+    from .core.plyio import read_ply
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -92,11 +93,10 @@ def build_results_blend(path: str, out_root: str, items: list[Item], args) -> in
         files = {k: os.path.join(base, v) for k, v in (marker.get("files") or {}).items()}
         mesh = read_ply(files["ply"])
         matrix = projection.placement_matrix((1.2 * count, 0.0, 0.0), projection.FRONT_BASIS, 1.0)
-        MeshImport(mesh, item.id, scene.collection, label_names=marker.get("label_names") or [],
-                   palette=marker.get("palette") or [], domain=marker.get("domain") or args.domain,
-                   parts_as_materials=not args.vertex_groups, matrix_world=matrix, images=files,
-                   props={"s3d_seed": item.seed, "s3d_source": item.source, "s3d_item": item.id},
-                   view_layer=bpy.context.view_layer, select=False).run()
+        MeshImport.from_result(mesh, marker, item.id, scene.collection, images=files,
+                               parts_as_materials=not args.vertex_groups, matrix_world=matrix,
+                               props={"s3d_seed": item.seed, "s3d_source": item.source, "s3d_item": item.id},
+                               view_layer=bpy.context.view_layer, select=False).run()
         count += 1
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(path), check_existing=False)
@@ -141,7 +141,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if total == 0:
         log(f"nothing to do: no sketch images ({', '.join(sorted(batch_plan.IMAGE_EXTS))}) or .blend files in {args.in_dir}")
 
-    settings = engine.resolve_settings(args.python, args.weights, args.device, args.engine_root)
+    settings = worker_link.resolve_settings(args.python, args.weights, args.device, args.engine_root)
     client = WorkerClient(settings.python, pythonpath=[settings.engine_root] if settings.engine_root else [],
                           log=lambda line: print(f"[s3d worker] {line}", file=sys.stderr, flush=True))
     summary = Summary()

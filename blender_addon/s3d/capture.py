@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from . import projection
+from .core import projection
 
 GP_TYPES = {"GPENCIL", "GREASEPENCIL"}
 

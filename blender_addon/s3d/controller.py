@@ -16,84 +16,19 @@ from typing import Any, Optional
 
 import bpy
 
-from . import capture, engine, projection
+from . import capture
+from .core import projection, worker_link
+from .core.request import SMOOTH_DEFAULT, generate_request
+from .core.session import GenerateSession
 from .importer import MeshImport
-from .session import GenerateSession
+from .prefs import settings_from_context
+from .view import CapturedSketch, project_sketch
 
 ACTIVE: Optional["GenerateController"] = None  # the running UI job, if any (for the Cancel button)
 
 
 class GenerateError(RuntimeError):
     pass
-
-
-@dataclass
-class CapturedSketch:
-    name: str
-    strokes: list  # 2D polylines [[x, y, pressure], ...]
-    basis: tuple  # view right/up/back in world space
-    extent: float  # world size of the drawing in the view plane
-    view: str  # "viewport" | "camera" | "front"
-
-
-def find_view3d(context: Any) -> tuple[Any, Any]:
-    """(area, WINDOW region) of the 3D viewport the user works in, or (None, None)."""
-    area = getattr(context, "area", None)
-    areas = [area] if area is not None and area.type == "VIEW_3D" else []
-    screen = getattr(context, "screen", None)
-    if screen is not None:
-        areas += [a for a in screen.areas if a.type == "VIEW_3D" and a not in areas]
-    for a in areas:
-        region = next((r for r in a.regions if r.type == "WINDOW"), None)
-        if region is not None and getattr(a.spaces.active, "region_3d", None) is not None:
-            return a, region
-    return None, None
-
-
-def camera_projection(scene: Any, cam: Any, depsgraph: Any) -> tuple[list, float, float]:
-    render = scene.render
-    w = render.resolution_x * render.pixel_aspect_x
-    h = render.resolution_y * render.pixel_aspect_y
-    proj = cam.calc_matrix_camera(depsgraph, x=render.resolution_x, y=render.resolution_y,
-                                  scale_x=render.pixel_aspect_x, scale_y=render.pixel_aspect_y)
-    m = projection.matmul(projection.rows(proj), projection.rows(cam.matrix_world.inverted()))
-    return m, w, h
-
-
-def project_sketch(context: Any, world: capture.WorldSketch, mode: str = "VIEW") -> CapturedSketch:
-    """World strokes -> 2D polylines, through the viewport (UI), the scene camera (batch) or
-    Blender's front view (fallback when there is neither)."""
-    scene = context.scene
-    if mode == "VIEW" and not bpy.app.background:
-        area, region = find_view3d(context)
-        if area is not None:
-            rv3d = area.spaces.active.region_3d
-            strokes = projection.project_strokes(world.strokes, projection.rows(rv3d.perspective_matrix),
-                                                 region.width, region.height)
-            basis = projection.basis_from_view_matrix(rv3d.view_matrix)
-            return _captured(world, strokes, basis, "viewport")
-    if mode in ("VIEW", "CAMERA") and scene.camera is not None:
-        cam = scene.camera
-        m, w, h = camera_projection(scene, cam, context.evaluated_depsgraph_get())
-        strokes = projection.project_strokes(world.strokes, m, w, h)
-        return _captured(world, strokes, projection.basis_from_camera(cam.matrix_world), "camera")
-    strokes = projection.project_orthographic(world.strokes, projection.FRONT_BASIS)
-    return _captured(world, strokes, projection.FRONT_BASIS, "front")
-
-
-def _captured(world: capture.WorldSketch, strokes: list, basis: tuple, view: str) -> CapturedSketch:
-    if not strokes:
-        raise capture.CaptureError(f"{world.name!r} is not visible from the {view} (all strokes behind it)")
-    return CapturedSketch(world.name, strokes, basis, projection.sketch_extent(world.strokes, basis), view)
-
-
-def settings_from_context(context: Any) -> engine.EngineSettings:
-    from .prefs import get_prefs
-
-    prefs = get_prefs(context)
-    if prefs is None:
-        return engine.resolve_settings()
-    return engine.resolve_settings(prefs.engine_python, prefs.weights, prefs.device, prefs.engine_root)
 
 
 @dataclass
@@ -108,12 +43,12 @@ class GenerateController:
     seeds: list[int]
     domain: str = "face"
     mesh_resolution: int = 128
-    smooth: bool = True
+    smooth: int = SMOOTH_DEFAULT  # iterations, 0 = off
     decimate_faces: int = 0
     parts_as_materials: bool = True
     source: str = "AUTO"
     view_mode: str = "VIEW"
-    settings: Optional[engine.EngineSettings] = None
+    settings: Optional[worker_link.EngineSettings] = None
     session: Optional[GenerateSession] = None
     sketch: Optional[CapturedSketch] = None
     objects: list = field(default_factory=list)
@@ -133,7 +68,7 @@ class GenerateController:
     def from_scene(cls, context: Any, count: int = 1) -> "GenerateController":
         s = context.scene.s3d
         seeds = [int(s.seed) + i for i in range(max(1, int(count)))]
-        return cls(seeds=seeds, domain=s.domain.lower(), mesh_resolution=int(s.mesh_resolution), smooth=bool(s.smooth),
+        return cls(seeds=seeds, domain=s.domain.lower(), mesh_resolution=int(s.mesh_resolution), smooth=int(s.smooth_iterations) if s.smooth else 0,
                    decimate_faces=int(s.decimate_faces) if s.decimate else 0, parts_as_materials=bool(s.parts_as_materials),
                    source=s.source, view_mode=s.projection)
 
@@ -146,14 +81,12 @@ class GenerateController:
                                 scene.objects)
         self.sketch = project_sketch(context, world, self.view_mode)
         self.settings = self.settings or settings_from_context(context)
-        client = engine.get_client(self.settings)
+        client = worker_link.get_client(self.settings)
         self.out_root = tempfile.mkdtemp(prefix="s3d_")
         self.location = tuple(scene.cursor.location)
-        params = {
-            "weights": self.settings.weights_for(self.domain), "device": self.settings.device,
-            "sketch": {"strokes": self.sketch.strokes}, "mesh_resolution": self.mesh_resolution,
-            "smooth": self.smooth, "decimate_faces": self.decimate_faces, "formats": ["ply"],
-        }
+        params = generate_request(self.settings, self.domain, {"strokes": self.sketch.strokes},
+                                  mesh_resolution=self.mesh_resolution, smooth=self.smooth,
+                                  decimate_faces=self.decimate_faces)
         self.session = GenerateSession(client, params, self.seeds, self.out_root, self.sketch.name)
         self.session.start()  # raises WorkerError with a readable message if the Python is wrong
         self.state = "running"
@@ -234,10 +167,9 @@ class GenerateController:
         loc = projection.offset_along(self.location, sk.basis[0], 1.1 * scale * index)
         name = f"{sk.name}_s3d" + (f"_seed{job.seed}" if len(self.seeds) > 1 else "")
         collection = getattr(context, "collection", None) or context.scene.collection
-        imp = MeshImport(
-            req.parsed, name, collection, label_names=ev.get("label_names") or [], palette=ev.get("palette") or [],
-            domain=ev.get("domain") or self.domain, parts_as_materials=self.parts_as_materials,
-            matrix_world=projection.placement_matrix(loc, sk.basis, scale), images=ev.get("files") or {},
+        imp = MeshImport.from_result(
+            req.parsed, ev, name, collection, parts_as_materials=self.parts_as_materials,
+            matrix_world=projection.placement_matrix(loc, sk.basis, scale),
             props={"s3d_seed": int(job.seed), "s3d_domain": ev.get("domain") or self.domain, "s3d_sketch": sk.name,
                    "s3d_view": sk.view, "s3d_weights": self.settings.weights_for(self.domain)},
             view_layer=context.view_layer)

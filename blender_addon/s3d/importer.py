@@ -13,8 +13,8 @@ from typing import Any, Iterator, Optional, Sequence
 
 import bpy
 
-from . import projection
-from .plyio import PlyMesh
+from .core import projection
+from .core.plyio import PlyMesh
 
 try:
     import numpy as np
@@ -135,6 +135,15 @@ class MeshImport:
         self.object: Any = None  # set once the object is in the scene
         self.unlinked_object: Any = None
         self.image_names: dict[str, str] = {}
+
+    @classmethod
+    def from_result(cls, mesh: PlyMesh, result: dict[str, Any], name: str, collection: Any, *,
+                    images: Optional[dict[str, str]] = None, **kwargs: Any) -> "MeshImport":
+        """The import of one engine result (a worker `result` event, or a batch marker that
+        stores the same fields): parts, palette and domain come from the result itself."""
+        return cls(mesh, name, collection, label_names=result.get("label_names") or [],
+                   palette=result.get("palette") or [], domain=result.get("domain") or "face",
+                   images=images if images is not None else (result.get("files") or {}), **kwargs)
 
     def run(self) -> Any:
         for _ in self.steps():

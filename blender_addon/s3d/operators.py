@@ -6,7 +6,7 @@ from bpy.props import IntProperty, StringProperty
 
 from . import controller
 from .capture import CaptureError
-from .client import WorkerError
+from .core.client import WorkerError
 
 TIMER_INTERVAL = 0.02  # polling the worker
 IMPORT_INTERVAL = 0.004  # between import slices

@@ -6,7 +6,7 @@ import time
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import detect, engine
+from .core import detect, worker_link
 
 ADDON_ID = __package__  # "s3d" as a legacy add-on, "bl_ext.<repo>.s3d" as an extension
 
@@ -55,7 +55,7 @@ class S3DPreferences(bpy.types.AddonPreferences):
         row.prop(self, "engine_python")
         row.operator("s3d.detect_engine", text="", icon="VIEWZOOM")
         if not self.engine_python:
-            guess = engine.resolve_settings().python
+            guess = worker_link.resolve_settings().python
             layout.label(text=f"Using: {guess}" if guess else "Not set: press the magnifier to detect it",
                          icon="INFO" if guess else "ERROR")
         layout.prop(self, "engine_root")
@@ -100,10 +100,8 @@ class S3D_OT_check_engine(bpy.types.Operator):
     _t0 = 0.0
 
     def _submit(self, context):
-        from .controller import settings_from_context
-
         settings = settings_from_context(context)
-        self._client = engine.get_client(settings)
+        self._client = worker_link.get_client(settings)
         domain = context.scene.s3d.domain.lower() if hasattr(context.scene, "s3d") else "face"
         self._req = self._client.submit("info", weights=settings.weights_for(domain), device=settings.device)
         self._t0 = time.monotonic()
@@ -168,7 +166,7 @@ class S3D_OT_restart_worker(bpy.types.Operator):
     bl_label = "Restart Engine"
 
     def execute(self, context):
-        engine.shutdown()
+        worker_link.shutdown()
         self.report({"INFO"}, "Engine worker stopped; it restarts on the next Generate")
         return {"FINISHED"}
 
@@ -189,3 +187,10 @@ def register() -> None:
 def unregister() -> None:
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
+
+
+def settings_from_context(context: Any) -> worker_link.EngineSettings:
+    prefs = get_prefs(context)
+    if prefs is None:
+        return worker_link.resolve_settings()
+    return worker_link.resolve_settings(prefs.engine_python, prefs.weights, prefs.device, prefs.engine_root)

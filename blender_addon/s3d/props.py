@@ -4,6 +4,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from .core.request import SMOOTH_DEFAULT
+
 
 class S3DSettings(bpy.types.PropertyGroup):
     domain: EnumProperty(name="Domain", description="What the sketch shows",
@@ -14,6 +16,8 @@ class S3DSettings(bpy.types.PropertyGroup):
     mesh_resolution: IntProperty(name="Mesh Resolution", description="Marching-cubes grid size per axis",
                                  default=128, min=32, max=512, step=16)
     smooth: BoolProperty(name="Smoothing", description="Smooth the extracted surface", default=True)
+    smooth_iterations: IntProperty(name="Iterations", description="Taubin smoothing iterations",
+                                   default=SMOOTH_DEFAULT, min=1, max=200)
     decimate: BoolProperty(name="Decimation", description="Reduce the face count of the mesh", default=False)
     decimate_faces: IntProperty(name="Target Faces", description="Face count to decimate to", default=20000,
                                 min=500, max=2_000_000)

@@ -35,7 +35,11 @@ class S3D_PT_main(bpy.types.Panel):
 
         col = layout.column(align=True)  # options: full-width checkboxes, nothing cut in a narrow sidebar
         col.enabled = not running
-        col.prop(s, "smooth")
+        row = col.row(align=True)
+        row.prop(s, "smooth")
+        sub = row.row(align=True)
+        sub.enabled = s.smooth
+        sub.prop(s, "smooth_iterations", text="")
         row = col.row(align=True)
         row.prop(s, "decimate", text="Decimate")
         sub = row.row(align=True)

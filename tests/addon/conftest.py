@@ -60,9 +60,9 @@ def fake_worker_env(monkeypatch, engine_py):
     monkeypatch.setenv("S3D_WEIGHTS", "fake:{domain}")
     monkeypatch.setenv("S3D_DEVICE", "cpu")
     yield
-    from s3d import engine
+    from s3d.core import worker_link
 
-    engine.shutdown()
+    worker_link.shutdown()
 
 
 @pytest.fixture
@@ -76,9 +76,9 @@ def real_worker_env(monkeypatch, engine_py):
     monkeypatch.setenv("S3D_WEIGHTS", REAL_WEIGHTS)
     monkeypatch.setenv("S3D_DEVICE", "cpu")
     yield
-    from s3d import engine
+    from s3d.core import worker_link
 
-    engine.shutdown()
+    worker_link.shutdown()
 
 
 def face_strokes_3d(scale: float = 1.0, y: float = 0.0):

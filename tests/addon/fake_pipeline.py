@@ -15,14 +15,16 @@ import struct
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
 
-from s3d_engine.errors import SketchError, WeightsError
+from s3d_engine.errors import OptionsError, SketchError, WeightsError
 from s3d_engine.labels import CAT_LABELS, FACE_LABELS
 
-STAGES = ("mask", "planes", "render", "mesh")
+STAGES = ("mask", "planes", "mesh", "render")
+RECEIVED: list = []  # every call's options, in this process (in-process tests read it)
 
 
 class FakeMesh:
@@ -31,10 +33,12 @@ class FakeMesh:
 
 
 class FakeResult:
-    def __init__(self, mesh, mask, mask_rgb, front, timings):
+    def __init__(self, mesh, mask, mask_rgb, front, timings, formats):
         self.mesh, self.mask, self.mask_rgb, self.front, self.timings = mesh, mask, mask_rgb, front, timings
+        self.formats = formats
 
-    def save(self, out_dir, formats=("ply", "glb")):
+    def save(self, out_dir):
+        formats = self.formats
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         files = {}
@@ -42,6 +46,8 @@ class FakeResult:
             files["ply"] = out / "mesh.ply"
             write_ply(files["ply"], self.mesh)
         for name, arr in (("mask", self.mask), ("mask_rgb", self.mask_rgb), ("front", self.front)):
+            if arr is None:
+                continue
             files[name] = out / f"{name}.png"
             Image.fromarray(arr).save(files[name])
         return files
@@ -100,11 +106,13 @@ class FakePipeline:
             raise WeightsError(f"fake pipeline only loads 'fake:...' weights, not {name!r}")
         self.name, self.device = name, device
         self.domain = parts[1] if len(parts) > 1 and parts[1] in ("face", "cat") else "face"
-        self.options = {}
+        self.flags = {}
         for opt in parts[2:]:
             key, _, value = opt.partition("=")
-            self.options[key] = value
+            self.flags[key] = value
         self.labels = FACE_LABELS if self.domain == "face" else CAT_LABELS
+        self.config = SimpleNamespace(domain=self.domain)
+        self.calls = []  # the options each call received (the option-walk test reads them)
 
     @classmethod
     def from_pretrained(cls, name, device="auto"):
@@ -114,25 +122,34 @@ class FakePipeline:
     def info(self):
         return {"version": "fake", "device": self.device, "config": "fake", "domain": self.domain, "weights": self.name}
 
-    def __call__(self, sketch, seed=0, mesh_resolution=128, smooth=True, decimate_faces=0, progress=None):
-        if "error" in self.options:
+    def options(self, opts):
+        if opts.domain is not None and opts.domain != self.domain:
+            raise OptionsError(f"fake weights are for {self.domain}, not {opts.domain}")
+        return opts
+
+    def __call__(self, sketch, opts, progress=None, on_mesh=None):
+        self.options(opts)
+        self.calls.append(opts)
+        RECEIVED.append(opts.to_dict())
+        seed, mesh_resolution = opts.seed, opts.mesh_resolution
+        if "error" in self.flags:
             raise SketchError("fake error: the sketch is not a face")
         if isinstance(sketch, (str, os.PathLike)):
             if not os.path.exists(sketch):
                 raise SketchError(f"sketch file not found: {sketch}")
         elif not len(sketch):
             raise SketchError("sketch is empty: no strokes given")
-        if "noisy" in self.options:
+        if "noisy" in self.flags:
             print("junk on stdout from the pipeline")
             sys.stdout.write("more junk\n")
             os.write(1, b"raw fd 1 junk\n")
-        delay = float(self.options.get("slow") or 0.0)
+        delay = float(self.flags.get("slow") or 0.0)
         timings = {}
         for i, stage in enumerate(STAGES):
             if progress is not None:
                 progress(stage, i / len(STAGES))
             t = time.perf_counter()
-            if "crash" in self.options and stage == "planes":
+            if "crash" in self.flags and stage == "planes":
                 os._exit(17)
             time.sleep(delay)
             timings[stage] = time.perf_counter() - t
@@ -148,5 +165,8 @@ class FakePipeline:
         colors = self.labels.palette_array()[labels]
         mask = np.zeros((64, 64), np.uint8)
         mask[16:48, 16:48] = 1
-        return FakeResult(FakeMesh(v, f, colors, labels, list(self.labels.names)), mask,
-                          self.labels.colorize(mask), np.full((64, 64, 3), 128, np.uint8), timings)
+        mesh = FakeMesh(v, f, colors, labels, list(self.labels.names))
+        if on_mesh is not None:
+            on_mesh(FakeResult(mesh, mask, self.labels.colorize(mask), None, dict(timings), opts.formats))
+        front = np.full((64, 64, 3), 128, np.uint8) if opts.render else None
+        return FakeResult(mesh, mask, self.labels.colorize(mask), front, timings, opts.formats)

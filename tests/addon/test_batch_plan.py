@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from s3d import batch_plan as bp
+from s3d.core import batch_plan as bp
 
 
 def test_script_args_after_double_dash():

@@ -232,7 +232,8 @@ def test_variations_operator_and_vertex_groups(addon, clean_scene, fake_worker_e
 
 
 def test_cancel_stops_the_job_and_keeps_the_worker(addon, clean_scene, fake_worker_env, monkeypatch):
-    from s3d import controller, engine
+    from s3d import controller
+    from s3d.core import worker_link
 
     monkeypatch.setenv("S3D_WEIGHTS", "fake:{domain}:slow=0.5")
     make_gp_object(bpy, "Face")
@@ -244,18 +245,18 @@ def test_cancel_stops_the_job_and_keeps_the_worker(addon, clean_scene, fake_work
         assert time.monotonic() < deadline
         ctl.step(bpy.context)
         time.sleep(0.02)
-    pid = engine.current_client().pid
+    pid = worker_link.current_client().pid
     ctl.cancel(bpy.context)
     assert ctl.state == "cancelled" and not ctl.objects
     assert "Face_s3d" not in bpy.data.objects
     assert bpy.context.window_manager.s3d_state.status == "cancelled"
     monkeypatch.setenv("S3D_WEIGHTS", "fake:{domain}")
     assert bpy.ops.s3d.generate() == {"FINISHED"}
-    assert engine.current_client().pid == pid  # same warm worker
+    assert worker_link.current_client().pid == pid  # same warm worker
 
 
 def test_crashed_worker_is_reported_and_restarted(addon, clean_scene, fake_worker_env, monkeypatch):
-    from s3d import engine
+    from s3d.core import worker_link
 
     make_gp_object(bpy, "Face")
     settings(clean_scene)
@@ -266,17 +267,18 @@ def test_crashed_worker_is_reported_and_restarted(addon, clean_scene, fake_worke
     assert bpy.context.window_manager.s3d_state.status.startswith("failed")
     monkeypatch.setenv("S3D_WEIGHTS", "fake:{domain}")
     assert bpy.ops.s3d.generate() == {"FINISHED"}
-    assert engine.current_client().starts == 2
+    assert worker_link.current_client().starts == 2
 
 
 def test_real_worker_killed_mid_job(addon, clean_scene, real_worker_env):
-    from s3d import controller, engine
+    from s3d import controller
+    from s3d.core import worker_link
 
     make_gp_object(bpy, "Face")
     settings(clean_scene, resolution=96)
     ctl = controller.GenerateController.from_scene(bpy.context, 1)
     ctl.start(bpy.context)
-    client = engine.current_client()
+    client = worker_link.current_client()
     deadline = time.monotonic() + 120
     while ctl.session.jobs[0].request.state != "running":
         assert time.monotonic() < deadline
@@ -299,9 +301,9 @@ def test_readable_errors(addon, clean_scene, fake_worker_env, monkeypatch):
         bpy.ops.s3d.generate()
     make_gp_object(bpy, "Face2")
     monkeypatch.setenv("S3D_ENGINE_PYTHON", "/no/such/python")
-    from s3d import engine
+    from s3d.core import worker_link
 
-    engine.shutdown()
+    worker_link.shutdown()
     with pytest.raises(RuntimeError, match="engine Python not found"):
         bpy.ops.s3d.generate()
 

@@ -5,17 +5,28 @@ import time
 import pytest
 
 from conftest import FAKE_PIPELINE, HERE, ROOT
-from s3d import engine, plyio
-from s3d.client import WorkerClient, WorkerError, worker_env
-from s3d.session import GenerateSession
+from s3d.core import plyio, worker_link
+from s3d.core.client import WorkerClient, WorkerError, worker_env
+from s3d.core.request import for_seed, generate_request
+from s3d.core.session import GenerateSession
 
 STROKES = {"strokes": [[[0, 0], [10, 0], [10, 10], [0, 0]], [[2, 2], [3, 3]]]}
+
+
+def params(weights, domain="face"):
+    """The add-on's own request builder, as the panel and the batch use it."""
+    return generate_request(worker_link.EngineSettings("python", None, weights, "cpu"), domain, STROKES,
+                            mesh_resolution=64, smooth=0, decimate_faces=0)
+
+
+def job(weights, out_dir, seed=0):
+    return for_seed(params(weights), seed, out_dir)
 
 
 @pytest.fixture
 def client(engine_py, monkeypatch):
     monkeypatch.setenv("S3D_WORKER_PIPELINE", FAKE_PIPELINE)
-    c = WorkerClient(engine_py, pythonpath=[str(ROOT), str(HERE)], on_result=engine.parse_result,
+    c = WorkerClient(engine_py, pythonpath=[str(ROOT), str(HERE)], on_result=worker_link.parse_result,
                      log=lambda line: None, hard_cancel_after=3.0)
     yield c
     c.shutdown()
@@ -30,7 +41,7 @@ def poll_until(client, cond, timeout=30.0):
 
 
 def test_generate_with_parsed_mesh(client, tmp_path):
-    req = client.submit("generate", weights="fake:face", sketch=STROKES, out_dir=str(tmp_path))
+    req = client.submit("generate", **job("fake:face", str(tmp_path)))
     assert req.state == "pending"
     client.wait(req, 60)
     assert req.state == "done", req.error
@@ -40,7 +51,7 @@ def test_generate_with_parsed_mesh(client, tmp_path):
 
 
 def test_poll_is_non_blocking_and_reports_progress(client, tmp_path):
-    req = client.submit("generate", weights="fake:face:slow=0.2", sketch=STROKES, out_dir=str(tmp_path))
+    req = client.submit("generate", **job("fake:face:slow=0.2", str(tmp_path)))
     worst = 0.0
     stages = set()
     while not req.finished:
@@ -55,18 +66,18 @@ def test_poll_is_non_blocking_and_reports_progress(client, tmp_path):
 
 
 def test_cancel_is_immediate_and_the_worker_stays_warm(client, tmp_path):
-    req = client.submit("generate", weights="fake:face:slow=0.5", sketch=STROKES, out_dir=str(tmp_path / "a"))
+    req = client.submit("generate", **job("fake:face:slow=0.5", str(tmp_path / "a")))
     poll_until(client, lambda: req.stage == "mask")
     pid = client.pid
     client.cancel(req)
     assert req.state == "cancelled"
-    req2 = client.submit("generate", weights="fake:face", sketch=STROKES, out_dir=str(tmp_path / "b"))
+    req2 = client.submit("generate", **job("fake:face", str(tmp_path / "b")))
     client.wait(req2, 60)
     assert req2.state == "done" and client.pid == pid and client.starts == 1
 
 
 def test_hard_cancel_kills_a_stuck_worker(client, tmp_path):
-    req = client.submit("generate", weights="fake:face:slow=30", sketch=STROKES, out_dir=str(tmp_path))
+    req = client.submit("generate", **job("fake:face:slow=30", str(tmp_path)))
     poll_until(client, lambda: req.stage == "mask")
     client.cancel(req)
     proc = client.proc
@@ -77,17 +88,17 @@ def test_hard_cancel_kills_a_stuck_worker(client, tmp_path):
 
 
 def test_crash_gives_a_readable_error_and_the_next_request_restarts(client, tmp_path):
-    req = client.submit("generate", weights="fake:face:crash", sketch=STROKES, out_dir=str(tmp_path))
+    req = client.submit("generate", **job("fake:face:crash", str(tmp_path)))
     client.wait(req, 60)
     assert req.state == "error"
     assert "stopped unexpectedly" in req.error and "17" in req.error
-    req2 = client.submit("generate", weights="fake:face", sketch=STROKES, out_dir=str(tmp_path / "b"))
+    req2 = client.submit("generate", **job("fake:face", str(tmp_path / "b")))
     client.wait(req2, 60)
     assert req2.state == "done" and client.starts == 2
 
 
 def test_killed_worker_mid_job(client, tmp_path):
-    req = client.submit("generate", weights="fake:face:slow=1", sketch=STROKES, out_dir=str(tmp_path))
+    req = client.submit("generate", **job("fake:face:slow=1", str(tmp_path)))
     poll_until(client, lambda: req.state == "running")
     client.proc.kill()
     client.wait(req, 30)
@@ -124,7 +135,7 @@ def test_worker_env_drops_blender_python_settings(monkeypatch):
 
 
 def test_session_variations_progress_and_status(client, tmp_path):
-    s = GenerateSession(client, {"weights": "fake:face:slow=0.05", "sketch": STROKES}, [5, 6, 7], str(tmp_path), "My Face")
+    s = GenerateSession(client, params("fake:face:slow=0.05"), [5, 6, 7], str(tmp_path), "My Face")
     s.start()
     seen = []
     deadline = time.monotonic() + 60
@@ -143,7 +154,7 @@ def test_session_variations_progress_and_status(client, tmp_path):
 
 
 def test_session_cancel(client, tmp_path):
-    s = GenerateSession(client, {"weights": "fake:face:slow=0.3", "sketch": STROKES}, [1, 2], str(tmp_path))
+    s = GenerateSession(client, params("fake:face:slow=0.3"), [1, 2], str(tmp_path))
     s.start()
     poll_until(client, lambda: s.jobs[0].request.state == "running")
     s.cancel()

@@ -2,7 +2,7 @@
 import os
 
 from conftest import ROOT
-from s3d import detect, engine
+from s3d.core import detect, worker_link
 
 
 def test_engine_root_from_a_venv_inside_the_checkout(monkeypatch):
@@ -34,13 +34,13 @@ def test_settings_precedence(monkeypatch):
     monkeypatch.setenv("S3D_WEIGHTS", "random:tiny:{domain}")
     monkeypatch.setenv("S3D_DEVICE", "cpu")
     monkeypatch.setenv("S3D_ENGINE_ROOT", "/env/root")
-    s = engine.resolve_settings()
+    s = worker_link.resolve_settings()
     assert (s.python, s.weights, s.device, s.engine_root) == ("/env/python", "random:tiny:{domain}", "cpu", "/env/root")
     assert s.weights_for("cat") == "random:tiny:cat"
-    s = engine.resolve_settings("/prefs/python", "face", "cuda", "/prefs/root")
+    s = worker_link.resolve_settings("/prefs/python", "face", "cuda", "/prefs/root")
     assert (s.python, s.weights, s.device, s.engine_root) == ("/prefs/python", "face", "cuda", "/prefs/root")
     for key in ("S3D_ENGINE_PYTHON", "S3D_WEIGHTS", "S3D_DEVICE", "S3D_ENGINE_ROOT"):
         monkeypatch.delenv(key)
-    s = engine.resolve_settings()
+    s = worker_link.resolve_settings()
     assert s.weights_for("face") == "face" and s.device == "auto"
     assert s.python == (os.path.abspath(detect.quick_guess()) if detect.quick_guess() else "")

@@ -3,7 +3,7 @@ import struct
 
 import pytest
 
-from s3d import plyio
+from s3d.core import plyio
 
 VERTS = [(0, 0, 0), (1, 0, 0), (1, 1, 0), (0, 1, 0)]
 COLS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (10, 20, 30)]

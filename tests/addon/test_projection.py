@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from s3d import projection as pj
+from s3d.core import projection as pj
 
 
 def camera_matrices(distance=10.0, lens=50.0, sensor=36.0, near=0.1, far=100.0):

@@ -20,7 +20,7 @@ from s3d_engine.results import S3DResult
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "blender_addon") not in sys.path:
     sys.path.insert(0, str(ROOT / "blender_addon"))
-from s3d import plyio  # noqa: E402  (the add-on's reader; it imports no bpy)
+from s3d.core import plyio  # noqa: E402  (the add-on's reader; it imports no bpy)
 
 N = 6  # a 6 x 6 vertex grid: 36 vertices, 50 triangles
 

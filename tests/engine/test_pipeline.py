@@ -4,7 +4,8 @@ import trimesh
 
 from s3d_engine import S3DPipeline
 from s3d_engine.config import get_config
-from s3d_engine.errors import S3DError, SketchError
+from s3d_engine.errors import OptionsError, S3DError, SketchError
+from s3d_engine.options import GenerateOptions
 from s3d_engine.pipeline import Cancelled
 from s3d_engine.sketch import rasterize_strokes
 from s3d_engine.weights import save_weights
@@ -107,3 +108,42 @@ def test_unknown_names_are_clear_errors():
         S3DPipeline.from_pretrained("no-such-weights")
     with pytest.raises(S3DError, match="unknown configuration"):
         S3DPipeline.from_pretrained("random:huge:face")
+
+
+def test_the_mesh_comes_first_and_the_render_may_be_skipped(pipe, tmp_path):
+    events = []
+    partial = []
+
+    def on_mesh(r):
+        events.append("on_mesh")
+        partial.append(r)
+
+    result = pipe(face_strokes(), GenerateOptions(seed=2, mesh_resolution=32), on_mesh=on_mesh,
+                  progress=lambda stage, fraction: events.append(stage))
+    assert events.index("mesh") < events.index("on_mesh") < events.index("render"), events
+    (early,) = partial
+    assert early.front is None and np.array_equal(early.mesh.vertices, result.mesh.vertices)
+    assert result.front is not None and result.options.seed == 2
+    quick = pipe(face_strokes(), seed=2, mesh_resolution=32, render=False,
+                 progress=lambda stage, fraction: events.append("quick:" + stage))
+    assert quick.front is None and "quick:render" not in events
+    assert np.array_equal(quick.mesh.vertices, result.mesh.vertices)
+    files = quick.save(tmp_path, formats=("ply",))
+    assert "front" not in files and (tmp_path / "mesh.ply").is_file() and not (tmp_path / "front.png").exists()
+
+
+def test_a_domain_that_does_not_match_the_weights_is_refused_before_work(pipe):
+    stages = []
+    with pytest.raises(OptionsError, match="are for the face domain, but domain 'cat' was asked for"):
+        pipe(face_strokes(), domain="cat", progress=lambda s, f: stages.append(s))
+    assert stages == []
+    assert pipe.options(domain="face").domain == "face"
+
+
+def test_the_docstring_examples_run():
+    import doctest
+
+    import s3d_engine.pipeline
+
+    outcome = doctest.testmod(s3d_engine.pipeline)
+    assert outcome.attempted >= 3 and outcome.failed == 0

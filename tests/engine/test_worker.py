@@ -50,6 +50,15 @@ class Worker:
         self.proc.stdin.write(json.dumps(msg) + "\n")
         self.proc.stdin.flush()
 
+    def generate(self, id, weights=None, sketch=STROKES, out_dir=None, protocol=2, **options):
+        """A protocol-2 generate request: every generation option goes into "options"."""
+        msg = {"id": id, "cmd": "generate", "protocol": protocol, "sketch": sketch, "options": options}
+        if weights is not None:
+            msg["weights"] = weights
+        if out_dir is not None:
+            msg["out_dir"] = out_dir
+        self.send(**msg)
+
     def send_raw(self, text):
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
@@ -98,12 +107,18 @@ def test_ready_ping_and_info(worker):
 
 
 def test_generate_streams_progress_then_result(worker, tmp_path):
-    worker.send(id="g", cmd="generate", weights="fake:face", device="cpu", sketch=STROKES, seed=3,
-                mesh_resolution=64, smooth=True, decimate_faces=0, out_dir=str(tmp_path / "out"))
+    worker.generate(id="g", weights="fake:face", device="cpu", sketch=STROKES, seed=3,
+                mesh_resolution=64, smooth=10, decimate_faces=0, out_dir=str(tmp_path / "out"))
     msgs = worker.until("g")
     progress = [m for m in msgs if m["event"] == "progress"]
     result = msgs[-1]
     assert result["event"] == "result", msgs
+    # the mesh is streamed as soon as it exists, before the render stage and the result
+    events = [m["event"] if m["event"] != "progress" else m["stage"] for m in msgs]
+    assert events.index("mesh") < events.index("render") < events.index("result"), events
+    (mesh_event,) = [m for m in msgs if m["event"] == "mesh"]
+    assert Path(mesh_event["files"]["ply"]).is_file() and "front" not in mesh_event["files"]
+    assert mesh_event["domain"] == "face" and mesh_event["options"]["smooth"] == 10
     assert [p["stage"] for p in progress][:2] == ["load", "start"]
     fractions = [p["fraction"] for p in progress]
     assert max(fractions) == 0.95 and progress[-1]["stage"] == "save"
@@ -115,7 +130,7 @@ def test_generate_streams_progress_then_result(worker, tmp_path):
 
 
 def test_stdout_stays_clean_when_the_pipeline_prints(worker, tmp_path):
-    worker.send(id="n", cmd="generate", weights="fake:face:noisy", sketch=STROKES, out_dir=str(tmp_path))
+    worker.generate(id="n", weights="fake:face:noisy", sketch=STROKES, out_dir=str(tmp_path))
     assert worker.until("n")[-1]["event"] == "result"
     for line in worker.raw:
         json.loads(line)  # every stdout line is protocol
@@ -124,13 +139,13 @@ def test_stdout_stays_clean_when_the_pipeline_prints(worker, tmp_path):
 
 
 def test_errors_are_readable_and_the_worker_survives(worker, tmp_path):
-    worker.send(id="e", cmd="generate", weights="fake:face:error", sketch=STROKES, out_dir=str(tmp_path))
+    worker.generate(id="e", weights="fake:face:error", sketch=STROKES, out_dir=str(tmp_path))
     (err,) = [m for m in worker.until("e") if m["event"] == "error"]
     assert err["kind"] == "SketchError" and "not a face" in err["message"]
     assert "traceback" not in err  # user errors are one line
-    worker.send(id="m", cmd="generate", weights="fake:face", sketch={"nope": 1}, out_dir=str(tmp_path))
+    worker.generate(id="m", weights="fake:face", sketch={"nope": 1}, out_dir=str(tmp_path))
     assert "strokes" in worker.until("m")[-1]["message"]
-    worker.send(id="o", cmd="generate", weights="fake:face", sketch=STROKES)
+    worker.generate(id="o", weights="fake:face", sketch=STROKES)
     assert "out_dir" in worker.until("o")[-1]["message"]
     worker.send_raw("{not json")
     bad = worker.next()
@@ -141,9 +156,46 @@ def test_errors_are_readable_and_the_worker_survives(worker, tmp_path):
     assert worker.until("p")[-1]["event"] == "pong"
 
 
+def test_protocol_version_options_and_domain_are_checked_before_work(worker, tmp_path):
+    worker.generate(id="v1", weights="fake:face", out_dir=str(tmp_path), protocol=None)
+    (err,) = worker.until("v1")
+    assert err["kind"] == "ProtocolError" and "update the add-on or the engine" in err["message"]
+    worker.generate(id="v", weights="fake:face", out_dir=str(tmp_path), protocol=1)
+    assert "protocol 1" in worker.until("v")[-1]["message"]
+    worker.generate(id="o", weights="fake:face", out_dir=str(tmp_path), mesh_res=64)
+    (err,) = worker.until("o")  # no progress event: refused before loading anything
+    assert err["kind"] == "OptionsError" and "mesh_res" in err["message"]
+    worker.generate(id="r", weights="fake:face", out_dir=str(tmp_path), mesh_resolution=0)
+    assert "mesh_resolution must lie in 16..512" in worker.until("r")[-1]["message"]
+    worker.generate(id="d", weights="fake:cat", out_dir=str(tmp_path / "d"), domain="face")
+    err = worker.until("d")[-1]
+    assert err["event"] == "error" and "cat" in err["message"] and not (tmp_path / "d").exists()
+    worker.generate(id="c", weights="fake:cat", out_dir=str(tmp_path / "c"), domain="cat")
+    result = worker.until("c")[-1]
+    assert result["event"] == "result" and result["domain"] == "cat" and result["options"]["domain"] == "cat"
+
+
+def test_hostile_lines_give_errors_and_the_worker_keeps_serving(worker, tmp_path):
+    worker.send_raw("[" * 100_000 + "]" * 100_000)
+    err = worker.next()
+    assert err["event"] == "error" and "nested deeper" in err["message"]
+    worker.send_raw(json.dumps({"id": [1, 2], "cmd": "ping"}))
+    assert "request id must be a string or a number" in worker.next()["message"]
+    worker.send_raw("7")
+    assert "must be a JSON object" in worker.next()["message"]
+    worker.send_raw('{"id": "big", "cmd": "ping", "pad": "' + "x" * (5 << 20) + '"}')
+    assert "byte limit" in worker.next()["message"]
+    worker.generate(id="s", weights="fake:face", out_dir=str(tmp_path), sketch={"strokes": [["a", "b"]]})
+    assert "stroke 0" in worker.until("s")[-1]["message"]
+    worker.generate(id="ok", weights="fake:face", out_dir=str(tmp_path))
+    assert worker.until("ok")[-1]["event"] == "result"
+    worker.proc.stdin.close()  # EOF still ends the process after all that
+    assert worker.proc.wait(10) == 0
+
+
 def test_cancel_running_and_queued_jobs(worker, tmp_path):
-    worker.send(id="slow", cmd="generate", weights="fake:face:slow=0.4", sketch=STROKES, out_dir=str(tmp_path / "a"))
-    worker.send(id="queued", cmd="generate", weights="fake:face:slow=0.4", sketch=STROKES, out_dir=str(tmp_path / "b"))
+    worker.generate(id="slow", weights="fake:face:slow=0.4", sketch=STROKES, out_dir=str(tmp_path / "a"))
+    worker.generate(id="queued", weights="fake:face:slow=0.4", sketch=STROKES, out_dir=str(tmp_path / "b"))
     # wait until the first job runs, then cancel both
     while True:
         msg = worker.next()
@@ -156,7 +208,7 @@ def test_cancel_running_and_queued_jobs(worker, tmp_path):
     assert time.monotonic() - t0 < 3.0  # stopped at the next stage boundary (0.4 s), with room for a loaded machine
     assert worker.until("queued")[-1]["event"] == "cancelled"
     assert not (tmp_path / "b" / "mesh.ply").exists()
-    worker.send(id="after", cmd="generate", weights="fake:face", sketch=STROKES, out_dir=str(tmp_path / "c"))
+    worker.generate(id="after", weights="fake:face", sketch=STROKES, out_dir=str(tmp_path / "c"))
     assert worker.until("after")[-1]["event"] == "result"
 
 
@@ -167,7 +219,7 @@ def test_shutdown_and_end_of_input(worker, tmp_path):
     w2 = Worker()
     try:
         assert w2.next()["event"] == "ready"
-        w2.send(id="g", cmd="generate", weights="fake:face:slow=2", sketch=STROKES, out_dir=str(tmp_path))
+        w2.generate(id="g", weights="fake:face:slow=2", sketch=STROKES, out_dir=str(tmp_path))
         time.sleep(0.5)
         w2.proc.stdin.close()  # the client went away mid-job
         assert w2.proc.wait(10) == 0
@@ -178,7 +230,7 @@ def test_shutdown_and_end_of_input(worker, tmp_path):
 def test_a_crash_ends_the_process(tmp_path):
     w = Worker()
     try:
-        w.send(id="x", cmd="generate", weights="fake:face:crash", sketch=STROKES, out_dir=str(tmp_path))
+        w.generate(id="x", weights="fake:face:crash", sketch=STROKES, out_dir=str(tmp_path))
         assert w.proc.wait(30) == 17
     finally:
         w.close()
@@ -200,8 +252,8 @@ def test_real_pipeline_generate_and_cache(tmp_path):
         times = []
         for k in range(2):
             t0 = time.monotonic()
-            w.send(id=f"g{k}", cmd="generate", weights="random:tiny:face", sketch=STROKES, seed=k, mesh_resolution=48,
-                   smooth=False, out_dir=str(tmp_path / f"o{k}"))
+            w.generate(id=f"g{k}", weights="random:tiny:face", sketch=STROKES, seed=k, mesh_resolution=48,
+                   smooth=0, out_dir=str(tmp_path / f"o{k}"))
             msgs = w.until(f"g{k}", timeout=300)
             times.append(time.monotonic() - t0)
             res = msgs[-1]
@@ -210,10 +262,10 @@ def test_real_pipeline_generate_and_cache(tmp_path):
             header = Path(res["files"]["ply"]).read_bytes()[:2000]
             assert b"property uchar label" in header and b"property uchar red" in header
             assert res["vertices"] > 0 and res["faces"] > 0
-        w.send(id="bad", cmd="generate", weights="no-such-weights", sketch=STROKES, out_dir=str(tmp_path / "x"))
+        w.generate(id="bad", weights="no-such-weights", sketch=STROKES, out_dir=str(tmp_path / "x"))
         err = w.until("bad")[-1]
         assert err["event"] == "error" and err["kind"] == "WeightsError" and "no-such-weights" in err["message"]
-        w.send(id="img", cmd="generate", weights="random:tiny:face", sketch={"image": str(tmp_path / "missing.png")},
+        w.generate(id="img", weights="random:tiny:face", sketch={"image": str(tmp_path / "missing.png")},
                out_dir=str(tmp_path / "y"))
         err = w.until("img")[-1]
         assert err["event"] == "error" and "not found" in err["message"]
@@ -229,11 +281,13 @@ def test_real_pipeline_progress_contract_then_result(tmp_path):
     w = Worker(fake=False, args=["--device", "cpu"])
     try:
         assert w.next()["event"] == "ready"
-        w.send(id="g", cmd="generate", weights="random:tiny:face", sketch=STROKES, seed=1, mesh_resolution=40,
-               smooth=False, formats=["ply", "glb"], out_dir=str(tmp_path / "out"))
+        w.generate(id="g", weights="random:tiny:face", sketch=STROKES, seed=1, mesh_resolution=40,
+               smooth=0, formats=["ply", "glb"], out_dir=str(tmp_path / "out"))
         msgs = w.until("g", timeout=300)
         *progress, result = msgs
         assert result["event"] == "result", result
+        assert [m["event"] for m in progress].count("mesh") == 1
+        progress = [m for m in progress if m["event"] != "mesh"]
         assert progress and all(m["event"] == "progress" for m in progress), msgs
         stages = [m["stage"] for m in progress]
         assert stages[:3] == ["load", "start", "sketch"], stages  # cold: the model loads first

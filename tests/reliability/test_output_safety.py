@@ -18,6 +18,7 @@ from s3d_engine.errors import OutputError, S3DError
 from s3d_engine.io_utils import write_bytes_atomic
 from s3d_engine.labels import label_set
 from s3d_engine.mesh.types import LabelledMesh
+from s3d_engine.options import GenerateOptions
 from s3d_engine.results import (S3DResult, check_outputs, clean_stale_tmp, is_complete, parse_formats,
                                 read_manifest)
 
@@ -118,9 +119,10 @@ def test_check_outputs_runs_before_any_compute(tmp_path):
 
 
 def test_the_manifest_lists_files_sizes_hashes_and_options(tmp_path):
-    files = make_result().save(tmp_path, formats="glb", options={"seed": 7, "mesh_res": 64})
+    opts = GenerateOptions(seed=7, mesh_resolution=64, formats=("glb",))
+    files = make_result(options=opts).save(tmp_path)
     manifest = read_manifest(tmp_path)
-    assert manifest["complete"] is True and manifest["manifest"]["options"] == {"mesh_res": 64, "seed": 7}
+    assert manifest["complete"] is True and manifest["options"] == opts.to_dict()
     listed = manifest["manifest"]["files"]
     assert set(listed) == {p.name for k, p in files.items() if k != "summary"}
     for name, entry in listed.items():
@@ -129,8 +131,8 @@ def test_the_manifest_lists_files_sizes_hashes_and_options(tmp_path):
         import hashlib
 
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
-    assert is_complete(tmp_path, {"seed": 7, "mesh_res": 64})
-    assert not is_complete(tmp_path, {"seed": 0, "mesh_res": 64})  # a differing option is not done
+    assert is_complete(tmp_path, opts) and is_complete(tmp_path, opts.to_dict())
+    assert not is_complete(tmp_path, opts.replace(seed=0))  # a differing option is not done
 
 
 def test_a_missing_changed_or_tampered_file_makes_it_incomplete(tmp_path):
@@ -151,7 +153,8 @@ def test_a_missing_changed_or_tampered_file_makes_it_incomplete(tmp_path):
 
 
 def test_a_run_that_dies_midway_leaves_no_complete_manifest_and_no_partial_file(tmp_path, monkeypatch):
-    make_result().save(tmp_path, formats="ply", options={"seed": 0})
+    first, second = GenerateOptions(seed=0, formats=("ply",)), GenerateOptions(seed=7, formats=("ply",))
+    make_result(options=first).save(tmp_path)
     real = pathlib.Path.write_bytes
     calls = []
 
@@ -164,9 +167,9 @@ def test_a_run_that_dies_midway_leaves_no_complete_manifest_and_no_partial_file(
 
     monkeypatch.setattr(pathlib.Path, "write_bytes", dies_on_the_third_write)
     with pytest.raises(KeyboardInterrupt):
-        make_result(seed=7).save(tmp_path, formats="ply", options={"seed": 7})
+        make_result(seed=7, options=second).save(tmp_path)
     monkeypatch.undo()
-    assert not is_complete(tmp_path, {"seed": 0}) and not is_complete(tmp_path, {"seed": 7})
+    assert not is_complete(tmp_path, first) and not is_complete(tmp_path, second)
     assert read_manifest(tmp_path)["complete"] is False
     assert tmp_files(tmp_path) == []
     assert not (tmp_path / "mesh.ply").exists() and not (tmp_path / "mask.png").exists()  # this run's, removed
@@ -298,13 +301,13 @@ def test_formats_parse(text, expected):
     assert parse_formats(text) == expected
 
 
-@pytest.mark.parametrize("text, message", [
-    ("bogus", "unknown mesh format 'bogus'; use any of glb, ply, obj (e.g. --formats glb,ply)"),
-    ("glb,stl", "unknown mesh format 'stl'; use any of glb, ply, obj (e.g. --formats glb,ply)"),
-    (",", "no mesh format given; use any of glb, ply, obj (e.g. --formats glb,ply)"),
-    ("", "no mesh format given; use any of glb, ply, obj (e.g. --formats glb,ply)"),
-    ([1], "mesh formats must be names like glb, got 1"),
-    (None, "mesh formats must be a list like glb,ply, got NoneType"),
+@pytest.mark.parametrize("text, message", [  # options.parse_formats, re-exported by results
+    ("bogus", "unknown mesh format 'bogus'; choose from glb, ply, obj"),
+    ("glb,stl", "unknown mesh format 'stl'; choose from glb, ply, obj"),
+    (",", "no mesh format given; choose from glb, ply, obj"),
+    ("", "no mesh format given; choose from glb, ply, obj"),
+    ([1], "formats must be names (glb, ply, obj), got 1"),
+    (None, "formats must be a list such as glb,ply, got None"),
 ])
 def test_bad_formats_are_one_line(text, message):
     with pytest.raises(S3DError) as info:

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from .request import SMOOTH_DEFAULT
+
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 MARKER = "s3d_item.json"
 SUMMARY = "s3d_batch.json"
@@ -49,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--variations", type=int, default=1, help="seeds per sketch (seed, seed+1, ...)")
     p.add_argument("--resolution", type=int, default=128, help="mesh resolution (marching-cubes grid)")
-    p.add_argument("--no-smooth", action="store_true", help="skip mesh smoothing")
+    p.add_argument("--smooth", type=int, default=SMOOTH_DEFAULT, metavar="N", help="Taubin smoothing iterations")
+    p.add_argument("--no-smooth", action="store_true", help="skip mesh smoothing (--smooth 0)")
     p.add_argument("--decimate", type=int, default=0, help="target face count (0 = no decimation)")
     p.add_argument("--vertex-groups", action="store_true", help="parts as vertex groups instead of materials")
     p.add_argument("--weights", default="", help="weights name/path; {domain} is replaced (default: the domain)")

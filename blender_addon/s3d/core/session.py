@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .client import Request, WorkerClient
+from .request import for_seed
 
 
 def safe_name(name: str, fallback: str = "sketch") -> str:
@@ -34,7 +35,7 @@ class Job:
 @dataclass
 class GenerateSession:
     client: WorkerClient
-    params: dict[str, Any]  # weights, device, sketch, mesh_resolution, smooth, decimate_faces
+    params: dict[str, Any]  # request.generate_request(...): everything but the seed and folder
     seeds: list[int]
     out_root: str
     name: str = "sketch"
@@ -47,7 +48,7 @@ class GenerateSession:
         for seed in self.seeds:
             out_dir = os.path.join(self.out_root, f"{safe_name(self.name)}_seed{seed}")
             job = Job(seed, out_dir)
-            job.request = self.client.submit("generate", **self.params, seed=int(seed), out_dir=out_dir)
+            job.request = self.client.submit("generate", **for_seed(self.params, seed, out_dir))
             self.jobs.append(job)
 
     def step(self) -> list[Job]:

@@ -49,7 +49,7 @@ def engine_root_for(python: str) -> Optional[str]:
 def source_checkout_root() -> Optional[Path]:
     """<root> when the add-on runs from a checkout (<root>/blender_addon/s3d)."""
     here = Path(__file__).resolve().parent
-    for parent in list(here.parents)[:3]:
+    for parent in list(here.parents)[:4]:
         if (parent / "s3d_engine" / "__init__.py").is_file():
             return parent
     return None
