@@ -205,6 +205,9 @@ def test_stale_tmp_files_are_cleaned_up(tmp_path):
     assert sorted(removed) == sorted(stale)
     assert fresh.exists() and all(p.exists() for p in keep) and (tmp_path / ".dir.abcdefgh.tmp").is_dir()
     assert clean_stale_tmp(tmp_path) == [fresh]
+    leftover = tmp_path / ".sketch.png.zz99yy88.tmp"  # from a save killed an hour ago
+    leftover.write_bytes(b"half a sketch")
+    os.utime(leftover, (old, old))
     make_result().save(tmp_path)  # save() itself removes its own old leftovers
     assert tmp_files(tmp_path) == [".hidden.tmp", "notes.tmp"]
 
