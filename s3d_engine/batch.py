@@ -3,8 +3,8 @@
 * **Folders** are named after the file: its stem, or its full name when two inputs share a stem
   (`head.png`, `head.jpg` -> `head.png/`, `head.jpg/`). Names that would climb out of the output
   folder or hide (`..`, `.x`) are made safe (`_..png`), and two inputs never share a folder.
-* **Done** means the folder's result.json lists files that all exist and was written with the
-  same options. A `--redo` or a change of options removes the old result.json before any
+* **Done** means `results.is_complete`: the folder's manifest is complete, lists files that all
+  exist with their recorded sizes, and was written with the same options. A `--redo` or a change of options removes the old result.json before any
   writing, so a run killed half-way never leaves a folder that counts as done.
 * **One batch per output folder**: a lock file (`.s3d_batch.lock`, holding the pid) refuses a
   second concurrent batch; a lock left by a dead process is taken over.
@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 from .errors import S3DError
 from .io_utils import write_text_atomic
 from .options import GenerateOptions
+from .results import clean_stale_tmp, is_complete
 
 SKETCH_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 LOCK_NAME = ".s3d_batch.lock"
@@ -55,18 +56,6 @@ def output_folders(sketches: list[Path]) -> dict[Path, str]:
         taken.add(name.lower())
         names[s] = name
     return names
-
-
-def is_done(folder: Path, opts: GenerateOptions) -> bool:
-    """A complete result of these options: result.json lists files that all exist."""
-    try:
-        summary = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if not isinstance(summary, dict) or summary.get("options") != opts.to_dict():
-        return False
-    files = summary.get("files")
-    return isinstance(files, dict) and all(isinstance(n, str) and (folder / n).is_file() for n in files.values())
 
 
 class BatchLock:
@@ -138,7 +127,9 @@ def run_batch(in_dir: Path, out_dir: Path, opts: GenerateOptions, load: Callable
     folders = output_folders(sketches)
     report = BatchReport(total=len(sketches))
     with BatchLock(out_dir):
-        todo = [s for s in sketches if redo or not is_done(out_dir / folders[s], opts)]
+        for name in folders.values():  # temporaries of a killed run; we hold the lock, so none is live
+            clean_stale_tmp(out_dir / name)
+        todo = [s for s in sketches if redo or not is_complete(out_dir / folders[s], opts)]
         report.skipped = len(sketches) - len(todo)
         if report.skipped:
             log(f"resuming: {report.skipped} of {len(sketches)} sketches already done")
@@ -148,7 +139,7 @@ def run_batch(in_dir: Path, out_dir: Path, opts: GenerateOptions, load: Callable
                 folder = out_dir / folders[sketch]
                 (folder / "result.json").unlink(missing_ok=True)  # not done until this run finishes it
                 try:
-                    pipe(str(sketch), opts).save(folder)
+                    pipe(str(sketch), opts).save(folder, protect=sketches)
                     report.done += 1
                 except KeyboardInterrupt:
                     raise

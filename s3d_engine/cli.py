@@ -101,7 +101,10 @@ def _generate_one(pipe, sketch: Path, out: Path, opts: GenerateOptions) -> dict[
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from .results import check_outputs
+
     opts = options_from_args(args)
+    check_outputs(args.out, protect=[args.sketch])  # before the weights load: no compute is wasted
     pipe = _pipeline(args, opts)
     start = time.perf_counter()
     files = _generate_one(pipe, Path(args.sketch), Path(args.out), opts)

@@ -29,7 +29,7 @@ from .options import GenerateOptions
 from .models.generator import TriPlaneGenerator
 from .models.unet import UNetStyleDistil
 from .results import S3DResult
-from .sketch import SketchInput, normalize_sketch
+from .sketch import SketchInput, label_map_array, normalize_sketch
 from .weights import Weights, load_into, load_weights
 
 ProgressFn = Callable[[str, float], None]
@@ -212,7 +212,8 @@ class S3DPipeline:
         timings["mapping_synthesis"] = time.perf_counter() - t
         result = S3DResult(sketch=norm, mask=label_map, mask_rgb=self.labels.colorize(label_map), front=None,
                            front_labels=None, views=[], mesh=None, seed=opts.seed, labels=self.labels,
-                           timings=timings, info=self.info(), options=opts)
+                           timings=timings, info=self.info(), options=opts,
+                           inputs=(str(sketch),) if isinstance(sketch, (str, os.PathLike)) else ())
         if opts.mesh:
             stage("mesh", 0.3)
             mesh_opts = MeshOptions(resolution=opts.mesh_resolution, level=mesh_level,
@@ -236,14 +237,10 @@ class S3DPipeline:
         return result
 
     def _check_mask(self, mask: np.ndarray) -> np.ndarray:
-        m = np.asarray(mask)
-        if m.ndim != 2:
-            raise S3DError(f"a label map must be 2-D, got shape {m.shape}")
-        if m.size == 0 or m.min() < 0 or m.max() >= self.config.num_classes:
-            raise S3DError(f"label values must lie in 0..{self.config.num_classes - 1}")
+        m = label_map_array(mask, self.config.num_classes)  # refuses NaN, fractions, bad labels
         r = self.config.generator.mask_resolution
         if m.shape != (r, r):
             from PIL import Image
 
-            m = np.asarray(Image.fromarray(m.astype(np.uint8)).resize((r, r), Image.Resampling.NEAREST))
-        return m.astype(np.uint8)
+            m = np.asarray(Image.fromarray(m).resize((r, r), Image.Resampling.NEAREST))
+        return m

@@ -25,6 +25,7 @@ from .cameras import frame_extent
 from .errors import S3DError, SketchError
 from .labels import label_set
 from .options import GenerateOptions
+from .results import check_outputs
 
 PROTOCOL_VERSION = 2
 MAX_CACHED_PIPELINES = 2
@@ -57,20 +58,9 @@ def parse_sketch(sketch: Any):
     strokes = sketch.get("strokes")
     if not isinstance(strokes, list):
         raise SketchError("'sketch' must hold 'strokes' (a list of polylines) or 'image' (a file path)")
-    import numpy as np
+    from .sketch import parse_strokes
 
-    out = []
-    for i, stroke in enumerate(strokes):
-        try:
-            a = np.asarray(stroke, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise SketchError(f"stroke {i} must be a list of [x, y] or [x, y, pressure] numbers") from None
-        if a.ndim != 2 or a.shape[1] not in (2, 3) or len(a) == 0:
-            raise SketchError(f"stroke {i} must be a list of [x, y] or [x, y, pressure] points")
-        out.append(a)
-    if not out:
-        raise SketchError("sketch is empty: no strokes given")
-    return out
+    return parse_strokes(strokes)
 
 
 def parse_request(raw: str) -> dict:
@@ -178,6 +168,7 @@ def generate(cache: PipelineCache, msg: dict, progress: Progress, emit: Emit) ->
     out_dir = msg.get("out_dir")
     if not isinstance(out_dir, str) or not out_dir:
         raise ProtocolError("generate needs an 'out_dir' (a folder path)")
+    check_outputs(out_dir, protect=[sketch] if isinstance(sketch, str) else [])
     t0 = time.perf_counter()
     pipe = cache.get(msg.get("weights"), opts.device, opts.domain, progress)
     pipe.options(opts)  # the domain check, before any compute
