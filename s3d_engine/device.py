@@ -17,7 +17,14 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     except (RuntimeError, TypeError):
         raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; use --device cpu")
+        raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; choose the CPU device")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r} was requested but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    mps = getattr(torch.backends, "mps", None)
+    if device.type == "mps" and not (mps is not None and mps.is_available()):
+        raise ConfigError("device 'mps' was requested but Apple's Metal (MPS) is not available here; choose the CPU device")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"unsupported device {name!r}; use auto, cpu, cuda[:N] or mps")
     return device
 
 

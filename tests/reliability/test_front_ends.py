@@ -53,3 +53,19 @@ def test_a_nan_label_map_is_refused_not_turned_into_background():
     with pytest.raises(SketchError, match="label map contains NaN or infinite values"):
         pipe(mask=mask, mesh=False)
     assert pipe(mask=np.ones((32, 32), np.float32), mesh=False, render=False).mask.max() == 1
+
+
+@pytest.mark.parametrize("device, message", [
+    ("mps", "device 'mps' was requested but Apple's Metal (MPS) is not available here"),
+    ("cuda:7", "was requested but"),
+])
+def test_devices_this_machine_lacks_are_one_line(device, message, capsys, tmp_path):
+    import torch
+
+    if device == "mps" and torch.backends.mps.is_available() or device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has the device")  # never on CI (no GPU, no Apple silicon)
+    drawing(tmp_path / "a.png")
+    assert main(["generate", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--random-init", "tiny",
+                 "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
