@@ -1,16 +1,18 @@
-"""Raw density on a grid over the EG3D box: the lattice trick, and coarse-to-fine refinement.
+"""Raw density on the lattice over the EG3D box, by the lattice trick.
 
-Lattice trick. On an axis-aligned lattice the (x, y) plane feature is shared by every z, and
-EG3D's planes are (x, y), (x, z), (z, x); the decoder's first layer is linear in the mean of the
-three, so
+Lattice point (i, j, k) of an N-point lattice sits at (t_i, t_j, t_k), t = linspace(-w/2, w/2, N)
+with w = box_warp. EG3D's planes are (x, y), (x, z) and (z, x); the decoder averages the three
+features and its first layer is linear, so the pre-activation splits into two tables:
 
-    h[i, j, k] = A[i, j] + B[i, k],  A = W1 F_xy / 3,  B = W1 (F_xz + F_zx) / 3 + b1
+    h[i, j, k] = A[i, j] + B[i, k],  A = W1 F_xy(t_i, t_j) / 3,
+                                     B = W1 (F_xz(t_i, t_k) + F_zx(t_i, t_k)) / 3 + b1
 
-needs 2 N^2 plane samples instead of 3 N^3, exactly (performance.md §2).
+    sigma[i, j, k] = w2 . softplus(h[i, j, k]) + b2
 
-Coarse to fine. Evaluate every other lattice point, keep the coarse cells whose corners straddle
-the level (dilated by one cell), evaluate the fine points of those cells exactly and fill the rest
-by trilinear interpolation, which cannot create a surface where all corners agree (§3)."""
+2 N^2 plane samples replace 3 N^3 (performance.md §2); as bilinear sampling is linear and the
+planes are square, F_xz + F_zx is one sample of the plane sum P_xz + P_zx^T. Every density
+value, dense or at a list of points, goes through the same `_head`, so the two agree bit for bit:
+the sparse extraction (`sparse.py`) relies on that to give the dense mesh."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,90 +28,73 @@ def grid_coordinates(resolution: int, box_warp: float) -> torch.Tensor:
 
 
 class DensityLattice:
-    """Per-lattice first-layer tables A (N, N, H) and B (N, N, H) for one tri-plane."""
+    """First-layer tables A (N, N, H) and B (N, N, H) of one tri-plane; `evaluated` counts the
+    lattice points whose density has been computed (the cost of a grid is proportional to it)."""
 
     def __init__(self, planes: torch.Tensor, decoder: TriPlaneDecoder, resolution: int, box_warp: float) -> None:
         if planes.shape[0] != 1:
             raise ValueError("density grids take one tri-plane at a time")
         n = self.n = resolution
-        planes = planes.float()
-        t = grid_coordinates(n, box_warp).to(planes.device)
-        a_, b_ = torch.meshgrid(t, t, indexing="ij")
-        zero = torch.zeros_like(a_)
-        f_xy = sample_from_planes(planes, torch.stack([a_, b_, zero], -1).reshape(1, -1, 3), box_warp)[0, 0]
-        f_xz = sample_from_planes(planes, torch.stack([a_, zero, b_], -1).reshape(1, -1, 3), box_warp)[0]
+        planes = planes.detach().float()[0]
+        if planes.shape[-1] != planes.shape[-2]:
+            raise ValueError("the lattice tables need square planes")
+        t = grid_coordinates(n, box_warp).to(planes.device) * (2.0 / box_warp)
+        u, v = torch.meshgrid(t, t, indexing="ij")
         fc0, self.act, fc1 = decoder.net_semantic
-        w1 = fc0.weight * fc0.weight_gain
-        b1 = fc0.bias * fc0.bias_gain
-        self.a = (f_xy @ w1.t() / 3).reshape(n, n, -1)
-        self.b = (((f_xz[1] + f_xz[2]) @ w1.t()) / 3 + b1).reshape(n, n, -1)
-        self.w2 = (fc1.weight[0] * fc1.weight_gain).contiguous()
-        self.b2 = float(fc1.bias[0] * fc1.bias_gain)
+        with torch.no_grad():  # tensors without autograd history: every later op is plain arithmetic
+            # [F_xy, F_xz + F_zx] at (t_i, t_j); the (z, x) plane transposed is indexed by (x, z)
+            pair = torch.stack([planes[0], planes[1] + planes[2].transpose(-1, -2)])
+            grid = torch.stack([u, v], -1).reshape(1, 1, -1, 2).expand(2, -1, -1, -1)
+            f = F.grid_sample(pair, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+            w1 = fc0.weight * fc0.weight_gain
+            b1 = fc0.bias * fc0.bias_gain
+            h = f[:, :, 0].transpose(1, 2) @ (w1.t() / 3)  # (2, N^2, H)
+            self.a = h[0].contiguous()
+            self.b = (h[1] + b1).contiguous()
+            self.w2 = (fc1.weight[0] * fc1.weight_gain).contiguous()
+            self.b2 = float(fc1.bias[0] * fc1.bias_gain)
+        self.evaluated = 0
+
+    @property
+    def device(self) -> torch.device:
+        return self.a.device
+
+    def _head(self, pre: torch.Tensor) -> torch.Tensor:
+        """(R, H) pre-activations -> (R,) sigma; the one place a density is computed."""
+        self.evaluated += pre.shape[0]
+        return self.act(pre) @ self.w2 + self.b2
 
     def dense(self, step: int = 1, tile: int = 64) -> torch.Tensor:
         """Every `step`-th lattice point in each axis: (M, M, M) with M = (N - 1) // step + 1."""
-        a, b = self.a[::step, ::step], self.b[::step, ::step]
+        n = self.n
+        a = self.a.view(n, n, -1)[::step, ::step]
+        b = self.b.view(n, n, -1)[::step, ::step]
         m = a.shape[0]
         out = torch.empty((m, m, m), dtype=torch.float32, device=a.device)
         for i in range(m):  # tiles of tile x M x hidden floats stay in cache (performance.md §2a)
             bi = b[i][None]
             for j in range(0, m, tile):
-                out[i, j:j + tile] = self.act(a[i, j:j + tile, None, :] + bi) @ self.w2
-        return out + self.b2
+                pre = a[i, j:j + tile, None, :] + bi
+                out[i, j:j + tile] = self._head(pre.reshape(-1, pre.shape[-1])).view(pre.shape[:2])
+        return out
 
-    def points(self, index: torch.Tensor, chunk: int = 1 << 15) -> torch.Tensor:
-        """Density at lattice indices (P, 3) = (i, j, k)."""
+    def points(self, i: torch.Tensor, j: torch.Tensor, k: torch.Tensor, chunk: int = 1 << 15) -> torch.Tensor:
+        """Density at the lattice points (i[p], j[p], k[p]); integer tensors of one length."""
         n = self.n
-        a = self.a.reshape(n * n, -1)
-        b = self.b.reshape(n * n, -1)
-        out = torch.empty(index.shape[0], dtype=torch.float32, device=a.device)
-        for s in range(0, index.shape[0], chunk):
-            i, j, k = index[s:s + chunk].unbind(1)
-            out[s:s + chunk] = self.act(a[i * n + j] + b[i * n + k]) @ self.w2
-        return out + self.b2
+        ij = (i.to(self.device, torch.int64) * n + j.to(self.device))
+        ik = (i.to(self.device, torch.int64) * n + k.to(self.device))
+        out = torch.empty(ij.shape[0], dtype=torch.float32, device=self.device)
+        for s in range(0, ij.shape[0], chunk):
+            pre = self.a.index_select(0, ij[s:s + chunk])
+            pre += self.b.index_select(0, ik[s:s + chunk])
+            out[s:s + chunk] = self._head(pre)
+        return out
 
 
 @torch.no_grad()
 def density_grid(planes: torch.Tensor, decoder: TriPlaneDecoder, resolution: int, box_warp: float) -> np.ndarray:
     """Raw sigma at grid[i, j, k] = (x_i, y_j, z_k); float32 (N, N, N), C order [x, y, z]."""
     return DensityLattice(planes, decoder, resolution, box_warp).dense().cpu().numpy()
-
-
-@torch.no_grad()
-def refine(lattice: DensityLattice, coarse: torch.Tensor, level: float, dilation: int = 1) -> tuple[torch.Tensor, float]:
-    """Fine grid from the coarse (every other point) grid: exact in cells whose corners straddle
-    `level` (dilated by `dilation` cells), trilinear elsewhere. Returns (grid, evaluated fraction)."""
-    n = lattice.n
-    vol = coarse[None, None]
-    hi = F.max_pool3d(vol, 2, 1)
-    lo = -F.max_pool3d(-vol, 2, 1)
-    active = (hi >= level) & (lo <= level)
-    if dilation:
-        active = F.max_pool3d(active.float(), 2 * dilation + 1, 1, dilation) > 0
-    active = active[0, 0]
-    fine = F.interpolate(vol, size=(n, n, n), mode="trilinear", align_corners=True)[0, 0]
-    needed = torch.zeros((n, n, n), dtype=torch.bool, device=fine.device)
-    m = active.shape[0]
-    for di in range(3):
-        for dj in range(3):
-            for dk in range(3):
-                needed[di:di + 2 * m:2, dj:dj + 2 * m:2, dk:dk + 2 * m:2] |= active
-    index = needed.nonzero()
-    if len(index):
-        fine[index[:, 0], index[:, 1], index[:, 2]] = lattice.points(index)
-    return fine, float(len(index)) / n ** 3
-
-
-@torch.no_grad()
-def density_grid_coarse_to_fine(planes: torch.Tensor, decoder: TriPlaneDecoder, resolution: int, box_warp: float,
-                                level: float, dilation: int = 1) -> tuple[np.ndarray, float]:
-    """Like `density_grid` (resolution must be odd, 2 m + 1) but exact only near the `level` set.
-    Returns the grid and the fraction of fine points evaluated."""
-    if resolution % 2 == 0:
-        raise ValueError("coarse-to-fine needs an odd resolution (2 m + 1)")
-    lattice = DensityLattice(planes, decoder, resolution, box_warp)
-    fine, fraction = refine(lattice, lattice.dense(step=2), level, dilation)
-    return fine.cpu().numpy(), fraction
 
 
 @torch.no_grad()

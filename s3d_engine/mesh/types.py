@@ -6,6 +6,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """Enclosed volume sum_f a . (b x c) / 6 over faces (a, b, c): positive when a closed mesh's
+    faces are counter-clockwise seen from outside."""
+    v = np.asarray(vertices, dtype=np.float64)
+    a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
+    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+
+
 @dataclass
 class LabelledMesh:
     vertices: np.ndarray  # (V, 3) float32, EG3D world coordinates (y up, face toward +z)
@@ -25,9 +33,7 @@ class LabelledMesh:
         return len(self.faces) == 0
 
     def signed_volume(self) -> float:
-        v = self.vertices.astype(np.float64)
-        a, b, c = v[self.faces[:, 0]], v[self.faces[:, 1]], v[self.faces[:, 2]]
-        return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+        return signed_volume(self.vertices, self.faces)
 
     def vertex_normals(self) -> np.ndarray:
         """Area-weighted normals (numpy bincount; cheap)."""

@@ -68,26 +68,149 @@ def test_untrained_field_falls_back_to_an_automatic_level():
     assert report.auto_level and len(mesh.faces) > 0
 
 
-def test_coarse_to_fine_grid_classifies_every_point_like_the_dense_grid():
-    from s3d_engine.mesh.grid import density_grid_coarse_to_fine
+def level_of(radius):
+    return float(torch.nn.functional.softplus(torch.tensor(-radius ** 2)))
+
+
+def same_mesh(a, b, tol=1e-6):
+    """Meshes equal up to vertex order and float rounding: each vertex of `a` has a distinct
+    vertex of `b` within `tol`, and the faces, mapped through that matching, are the same set
+    with the same winding."""
+    from scipy.spatial import cKDTree
+
+    (va, fa), (vb, fb) = a, b
+    assert len(va) == len(vb) and len(fa) == len(fb), (len(va), len(vb), len(fa), len(fb))
+    dist, match = cKDTree(vb).query(va)
+    assert dist.max() < tol and len(np.unique(match)) == len(va)
+
+    def canonical(f):  # rotate each triangle to start at its smallest index, keep the winding
+        f = np.take_along_axis(np.concatenate([f, f], 1), f.argmin(1)[:, None] + np.arange(3), 1)
+        return f[np.lexsort(f.T[::-1])]
+
+    assert np.array_equal(canonical(match[fa]), canonical(fb))
+
+
+def surface(planes, dec, level, resolution, **kw):
+    from s3d_engine.mesh.extract import field_surface
+
+    v, f, report = field_surface(planes, dec, 1.0, level, MeshOptions(resolution=resolution, **kw))
+    return (v, f), report
+
+
+def dense_straddling(grid, level):
+    """Straddling cells of a dense grid with the border closed, as a dict cell -> corners."""
+    from s3d_engine.mesh.sparse import close_border
+
+    closed = close_border(torch.from_numpy(grid), level).numpy()
+    windows = np.lib.stride_tricks.sliding_window_view(closed, (2, 2, 2))
+    lo, hi = windows.min((-3, -2, -1)), windows.max((-3, -2, -1))
+    cells = np.argwhere((lo <= level) & (hi >= level))
+    return {tuple(c): windows[tuple(c)] for c in cells}
+
+
+@pytest.mark.parametrize("resolution, coarse_cells, levels", [(65, 64, 1), (129, 32, 2), (129, 16, 3)])
+def test_sparse_cells_are_the_dense_grids_straddling_cells_with_the_same_corners(resolution, coarse_cells, levels):
+    from s3d_engine.mesh.grid import DensityLattice
+    from s3d_engine.mesh.sparse import coarse_grid, surface_cells
 
     planes, dec = sphere_field()
-    level = float(torch.nn.functional.softplus(torch.tensor(-RADIUS ** 2)))
-    dense = density_grid(planes, dec, 65, 1.0)
-    fine, fraction = density_grid_coarse_to_fine(planes, dec, 65, 1.0, level)
-    assert fraction < 0.35
-    assert np.array_equal(dense > level, fine > level)
-    near = np.abs(dense - level) < 1e-3
-    assert np.abs(dense - fine)[near].max() < 1e-5  # exact near the surface
+    level = level_of(RADIUS)
+    lattice = DensityLattice(planes, dec, resolution, 1.0)
+    coarse, k = coarse_grid(lattice, coarse_cells)
+    assert k == levels and coarse.shape[0] == (resolution - 1) // 2 ** k + 1
+    found = surface_cells(lattice, coarse, k, level)
+    dense = dense_straddling(density_grid(planes, dec, resolution, 1.0), level)
+    assert len(found.cells) == len(dense) == len({tuple(c) for c in found.cells})
+    for cell, corners in zip(found.cells, found.corners):
+        assert np.array_equal(corners, dense[tuple(cell)])  # bit for bit: one density function
+    assert found.evaluated == lattice.evaluated < 0.35 * resolution ** 3
+
+
+def test_level_count_keeps_the_coarse_grid_at_least_coarse_cells_wide():
+    from s3d_engine.mesh.sparse import level_count
+
+    assert [level_count(c, 64) for c in (64, 96, 128, 256, 512)] == [1, 1, 1, 2, 3]
+    assert level_count(256, 32) == 3 and level_count(255, 64) == 0 and level_count(100, 64) == 1
+
+
+def test_block_set_finds_each_site_once_across_block_borders():
+    from s3d_engine.mesh.sparse import BlockSet
+
+    bag = BlockSet(20, 2, torch.device("cpu"))  # blocks of 4^3 sites, 5 per axis
+    origins = torch.tensor([[2, 3, 17], [3, 0, 18], [2, 3, 17]]).t()  # (3, K); the last repeats the first
+    index = bag.cubes(origins, 3)  # cubes cross block borders at 4 and run past the lattice (clipped at 19)
+    assert index.shape == (3, 3, 3, 3)
+    sites = bag.sites(index.reshape(-1)).reshape(3, 3, 3, 3, 3)
+    r = torch.arange(3)
+    assert torch.equal(sites[:, :, 0, 0, 0], torch.stack([2 + r, r.new_full((3,), 3), r.new_full((3,), 17)]))
+    assert sites[2].max() == 19 and torch.equal(index[..., 0], index[..., 2])
+    distinct = bag.unique(index)
+    expected = {(2 + a, 3 + b, min(17 + c, 19)) for a in range(3) for b in range(3) for c in range(3)}
+    expected |= {(3 + a, b, min(18 + c, 19)) for a in range(3) for b in range(3) for c in range(3)}
+    assert {tuple(p) for p in bag.sites(distinct).t().tolist()} == expected and len(distinct) == len(expected)
+    missing = bag.cubes(torch.tensor([[12], [12], [0]]), 1, create=False)
+    assert missing.item() == -1 and bag.cubes(origins[:, :1], 1, create=False).item() == index[0, 0, 0, 0]
 
 
 def test_coarse_to_fine_and_dense_meshes_agree():
     planes, dec = sphere_field()
-    level = float(torch.nn.functional.softplus(torch.tensor(-RADIUS ** 2)))
-    a, ra = extract_mesh(planes, dec, 2, ["a", "b"], 1.0, level, MeshOptions(resolution=97, coarse_to_fine=True))
-    b, rb = extract_mesh(planes, dec, 2, ["a", "b"], 1.0, level, MeshOptions(resolution=97, coarse_to_fine=False))
+    level = level_of(RADIUS)
+    a, ra = surface(planes, dec, level, 97)
+    b, rb = surface(planes, dec, level, 97, coarse_to_fine=False)
     assert ra.evaluated_fraction < 0.3 and rb.evaluated_fraction == 1.0
-    assert len(a.faces) == len(b.faces) and np.abs(a.vertices - b.vertices).max() < 1e-4
+    same_mesh(a, b)
+    c, rc = surface(planes, dec, level, 257)  # two halvings from 65^3
+    assert rc.resolution == 257 and rc.evaluated_fraction < 0.07  # 65^3 alone is 1.7 %
+    r = np.linalg.norm(c[0], axis=1)
+    assert r.mean() == pytest.approx(RADIUS, rel=0.002) and r.std() < 0.001
+
+
+def test_a_surface_cut_by_the_box_is_closed_the_same_way():
+    """Radius 0.6 in a unit box: the walls cut the sphere, the closed border caps it, and every
+    edge of the coarse-to-fine mesh has two faces, as in the dense one."""
+    planes, dec = sphere_field()
+    level = level_of(0.6)
+    a, _ = surface(planes, dec, level, 129)
+    b, _ = surface(planes, dec, level, 129, coarse_to_fine=False)
+    same_mesh(a, b)
+    edges = np.sort(np.concatenate([a[1][:, [0, 1]], a[1][:, [1, 2]], a[1][:, [2, 0]]]), 1)
+    assert (np.unique(edges, axis=0, return_counts=True)[1] == 2).all()
+    assert 0.5 - 1 / 128 < np.abs(a[0]).max() < 0.5  # capped between the wall and the first layer inside
+
+
+def test_extract_cells_equals_marching_cubes_on_the_whole_grid():
+    """On a random field (every ambiguous Lewiner case), marching cubes over the straddling cells
+    alone, packed and welded, gives the dense grid's mesh."""
+    from s3d_engine.mesh.isosurface import extract_cells, extract_isosurface
+
+    grid = np.random.default_rng(0).standard_normal((14, 14, 14)).astype(np.float32)
+    cells = dense_straddling(grid, 0.1)
+    keys = list(cells)
+    order = np.random.default_rng(1).permutation(len(keys))  # any order of cells
+    got = extract_cells(np.array(keys)[order], np.stack([cells[k] for k in keys])[order], 0.1, 14, 2.0)
+    same_mesh(got, extract_isosurface(grid, 0.1, 2.0))
+    assert extract_cells(np.zeros((0, 3), np.int64), np.zeros((0, 2, 2, 2), np.float32), 0.1, 14, 2.0)[1].shape == (0, 3)
+
+
+def test_coarse_to_fine_mesh_equals_dense_on_the_shipped_face():
+    """The test head: the face weights on the example sketch. Only a sliver the coarse grid cannot
+    see (thinner than its spacing, against the box's top wall) differs, and `keep_largest` drops it."""
+    from pathlib import Path
+
+    from s3d_engine import S3DPipeline
+    from s3d_engine.mesh.cleanup import largest_component
+    from s3d_engine.sketch import normalize_sketch
+
+    root = Path(__file__).resolve().parents[2]
+    pipe = S3DPipeline.from_pretrained(str(root / "weights" / "face.safetensors"), device="cpu")
+    with torch.no_grad():
+        mask, _ = pipe.sketch_to_mask(normalize_sketch(root / "examples" / "face_sketch.png", pipe.config.unet.resolution))
+        planes = pipe.generator.planes(pipe.mask_to_ws(mask, seed=0))
+    dec, level = pipe.generator.decoder, pipe.config.mesh_level
+    a, ra = surface(planes, dec, level, 129)
+    b, _ = surface(planes, dec, level, 129, coarse_to_fine=False)
+    assert ra.evaluated_fraction < 0.25 and len(a[0]) > 20000
+    same_mesh(largest_component(*a), largest_component(*b))
 
 
 # ---- labels that vary in space --------------------------------------------------------------------
