@@ -220,7 +220,7 @@ class S3DPipeline:
                                     smooth_iterations=opts.smooth, decimate_faces=opts.decimate_faces)
             labelled, rep = extract_mesh(planes, self.generator.decoder, self.config.num_classes,
                                          list(self.labels.names), self.config.camera.box_warp,
-                                         self.config.mesh_level, mesh_opts)
+                                         self.config.mesh_level, mesh_opts, progress=report)
             timings.update(rep.timings)
             result.mesh, result.mesh_level, result.auto_level = labelled, rep.level, rep.auto_level
             if on_mesh is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -63,14 +64,15 @@ def pick_level(grid: np.ndarray, wanted: float, fraction: float) -> tuple[float,
 
 
 def field_surface(planes: torch.Tensor, decoder: TriPlaneDecoder, box_warp: float, level: float,
-                  options: MeshOptions) -> tuple[np.ndarray, np.ndarray, MeshReport]:
+                  options: MeshOptions, check: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray, MeshReport]:
     """The iso-surface before clean-up: vertices (world), faces (outward), and the report with
-    timings `field_grid` and `marching_cubes`."""
+    timings `field_grid` and `marching_cubes`. `check()` runs between grid chunks (cancel)."""
     t = time.perf_counter()
     wanted = options.level if options.level is not None else level
     c2f = options.coarse_to_fine and options.resolution >= 65
     n = options.resolution + (1 - options.resolution % 2) if c2f else options.resolution
     lattice = DensityLattice(planes, decoder, n, box_warp)
+    lattice.check = check
     if c2f:
         coarse, levels = coarse_grid(lattice, options.coarse_cells)
         chosen, auto = pick_level(coarse.cpu().numpy(), wanted, options.auto_level_fraction)
@@ -93,8 +95,12 @@ def field_surface(planes: torch.Tensor, decoder: TriPlaneDecoder, box_warp: floa
 
 @torch.no_grad()
 def extract_mesh(planes: torch.Tensor, decoder: TriPlaneDecoder, num_classes: int, label_names: list[str],
-                 box_warp: float, level: float, options: MeshOptions = MeshOptions()) -> tuple[LabelledMesh, MeshReport]:
-    verts, faces, report = field_surface(planes, decoder, box_warp, level, options)
+                 box_warp: float, level: float, options: MeshOptions = MeshOptions(),
+                 progress: Callable[[str, float], None] | None = None) -> tuple[LabelledMesh, MeshReport]:
+    """Tri-plane -> labelled mesh. `progress("mesh", f)` is called between grid chunks, and may
+    raise to cancel there."""
+    check = None if progress is None else (lambda: progress("mesh", 0.35))
+    verts, faces, report = field_surface(planes, decoder, box_warp, level, options, check)
     timings = report.timings
     t = time.perf_counter()
     if options.keep_largest:

@@ -15,6 +15,9 @@ value, dense or at a list of points, goes through the same `_head`, so the two a
 the sparse extraction (`sparse.py`) relies on that to give the dense mesh."""
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -25,6 +28,9 @@ from ..rendering.triplane import sample_from_planes
 
 def grid_coordinates(resolution: int, box_warp: float) -> torch.Tensor:
     return torch.linspace(-box_warp / 2, box_warp / 2, resolution)
+
+
+CHECK_INTERVAL_S = 0.1
 
 
 class DensityLattice:
@@ -54,13 +60,19 @@ class DensityLattice:
             self.w2 = (fc1.weight[0] * fc1.weight_gain).contiguous()
             self.b2 = float(fc1.bias[0] * fc1.bias_gain)
         self.evaluated = 0
+        self.check: Callable[[], None] | None = None  # called between chunks; may raise to cancel
+        self._last_check = time.perf_counter()
 
     @property
     def device(self) -> torch.device:
         return self.a.device
 
     def _head(self, pre: torch.Tensor) -> torch.Tensor:
-        """(R, H) pre-activations -> (R,) sigma; the one place a density is computed."""
+        """(R, H) pre-activations -> (R,) sigma; the one place a density is computed. Between
+        chunks, at most every CHECK_INTERVAL_S, `check()` runs: a cancel takes effect mid-grid."""
+        if self.check is not None and time.perf_counter() - self._last_check >= CHECK_INTERVAL_S:
+            self._last_check = time.perf_counter()
+            self.check()
         self.evaluated += pre.shape[0]
         return self.act(pre) @ self.w2 + self.b2
 

@@ -147,3 +147,20 @@ def test_the_docstring_examples_run():
 
     outcome = doctest.testmod(s3d_engine.pipeline)
     assert outcome.attempted >= 3 and outcome.failed == 0
+
+
+def test_cancel_takes_effect_inside_the_mesh_grid(pipe, monkeypatch):
+    import s3d_engine.mesh.grid as grid
+
+    monkeypatch.setattr(grid, "CHECK_INTERVAL_S", 0.0)  # check at every chunk
+    calls = []
+
+    def progress(stage, fraction):
+        calls.append(stage)
+        if calls.count("mesh") == 3:  # the stage's start, then two grid chunks
+            raise Cancelled("stop")
+
+    with pytest.raises(Cancelled):
+        pipe(face_strokes(), mesh_resolution=128, progress=progress,
+             on_mesh=lambda r: pytest.fail("the mesh was finished"))
+    assert calls.count("mesh") == 3 and "render" not in calls
