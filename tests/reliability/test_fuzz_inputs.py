@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,8 @@ from s3d_engine.sketch import normalize_sketch, rasterize_strokes
 from s3d_engine.weights import parse_metadata
 
 CASES = {"normalise_array": 1500, "normalise_bytes": 800, "strokes": 1500, "rasterise": 700, "sidecar": 1500}
-FUZZ = dict(deadline=None, database=None, derandomize=False,
+# CI replays one fixed sequence of cases (a landing must not hinge on luck); local runs explore new ones.
+FUZZ = dict(deadline=None, database=None, derandomize=bool(os.environ.get("CI")),
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 SIDECAR = json.loads((Path(__file__).resolve().parents[2] / "weights" / "cat.json").read_text())
 
@@ -198,7 +200,7 @@ def mutated_sidecar(draw):
         node = _container(meta, keys)
         if isinstance(node, dict) and draw(st.booleans()):
             node.pop(last, None)
-        elif isinstance(node, dict) or (isinstance(node, list) and last < len(node)):
+        elif isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int) and last < len(node)):
             node[last] = draw(st.one_of(JSON, st.integers(-10**12, 10**12), ODD))
     return json.dumps(meta)
 
