@@ -64,7 +64,8 @@ def run_item(client: WorkerClient, item: Item, sketch_payload: dict, args, setti
             log(f"({index}/{total}) {item.id}: {req.stage} {int(round(req.fraction * 100))}%")
 
     params = generate_request(settings, args.domain, sketch_payload, mesh_resolution=args.resolution,
-                              smooth=0 if args.no_smooth else args.smooth, decimate_faces=args.decimate)
+                              smooth=0 if args.no_smooth else args.smooth, decimate_faces=args.decimate,
+                              glb=args.glb)
     req = client.submit("generate", **for_seed(params, item.seed, item.out_dir(out_root)))
     try:
         client.wait(req, timeout=args.timeout, on_update=on_update)

@@ -15,6 +15,7 @@ def test_script_args_after_double_dash():
 def test_parser_defaults_and_options():
     a = bp.build_parser().parse_args(["in", "out"])
     assert (a.domain, a.seed, a.variations, a.resolution, a.save_blend, a.view) == ("face", 0, 1, 128, None, "camera")
+    assert (a.glb, a.smooth) == (False, 10) and bp.build_parser().parse_args(["in", "out", "--glb"]).glb
     a = bp.build_parser().parse_args(["in", "out", "--save-blend", "--variations", "3", "--seed", "10"])
     assert a.save_blend == "" and bp.seeds(a) == [10, 11, 12]
     a = bp.build_parser().parse_args(["in", "out", "--save-blend", "r.blend", "--blend", "a.blend", "--blend", "b.blend"])

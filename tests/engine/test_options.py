@@ -133,3 +133,21 @@ def test_addon_request_builder_reaches_the_pipeline(tmp_path):
     _service_generate({"id": 1, "cmd": "generate", **request.for_seed(params, 5, str(tmp_path))})
     (got,) = fake_pipeline.RECEIVED
     assert {k: got[k] for k in WALK} == WALK
+
+
+def test_addon_batch_glb_flag_asks_the_engine_for_a_glb(tmp_path):
+    request = _addon_request_module()
+
+    class Settings:
+        device = "cpu"
+
+        def weights_for(self, domain):
+            return f"fake:{domain}"
+
+    plain = request.generate_request(Settings(), "face", STROKES, mesh_resolution=32, smooth=0, decimate_faces=0)
+    with_glb = request.generate_request(Settings(), "face", STROKES, mesh_resolution=32, smooth=0, decimate_faces=0,
+                                        glb=True)
+    assert plain["options"]["formats"] == ["ply"] and with_glb["options"]["formats"] == ["ply", "glb"]
+    fake_pipeline.RECEIVED.clear()
+    _service_generate({"id": 1, "cmd": "generate", **request.for_seed(with_glb, 0, str(tmp_path))})
+    assert fake_pipeline.RECEIVED[-1]["formats"] == ["ply", "glb"]

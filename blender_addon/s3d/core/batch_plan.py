@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smooth", type=int, default=SMOOTH_DEFAULT, metavar="N", help="Taubin smoothing iterations")
     p.add_argument("--no-smooth", action="store_true", help="skip mesh smoothing (--smooth 0)")
     p.add_argument("--decimate", type=int, default=0, help="target face count (0 = no decimation)")
+    p.add_argument("--glb", action="store_true", help="also write mesh.glb into each result folder")
     p.add_argument("--vertex-groups", action="store_true", help="parts as vertex groups instead of materials")
     p.add_argument("--weights", default="", help="weights name/path; {domain} is replaced (default: the domain)")
     p.add_argument("--device", default="", help="auto, cpu or cuda")

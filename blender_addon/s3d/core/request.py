@@ -14,7 +14,7 @@ SMOOTH_DEFAULT = 10  # Taubin iterations when the panel's Smoothing box is ticke
 
 
 def generate_request(settings: Any, domain: str, sketch: dict, *, mesh_resolution: int, smooth: int,
-                     decimate_faces: int, render: bool = True) -> dict[str, Any]:
+                     decimate_faces: int, render: bool = True, glb: bool = False) -> dict[str, Any]:
     """A request without seed and output folder (`for_seed` adds them per job).
 
     Args:
@@ -22,11 +22,13 @@ def generate_request(settings: Any, domain: str, sketch: dict, *, mesh_resolutio
         domain: 'face' or 'cat'.
         sketch: {"strokes": [...]} or {"image": path}.
         smooth: smoothing iterations (0 = off), kept as a number all the way to the mesh.
+        glb: also write a GLB beside the PLY the add-on imports (the batch's --glb).
     """
     return {
         "protocol": PROTOCOL_VERSION, "weights": settings.weights_for(domain), "sketch": sketch,
         "options": {"mesh_resolution": int(mesh_resolution), "smooth": int(smooth),
-                    "decimate_faces": int(decimate_faces), "formats": ["ply"], "render": bool(render),
+                    "decimate_faces": int(decimate_faces), "formats": ["ply", "glb"] if glb else ["ply"],
+                    "render": bool(render),
                     "device": settings.device, "domain": domain},
     }
 
