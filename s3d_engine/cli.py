@@ -12,7 +12,7 @@ from typing import Sequence
 from ._version import __version__
 from . import limits
 from .errors import S3DError
-from .options import GenerateOptions, parse_formats
+from .options import GenerateOptions
 
 _DEFAULTS = GenerateOptions()
 
@@ -46,7 +46,7 @@ def _add_generate_args(p: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace) -> GenerateOptions:
     """The one place where CLI flags become generation options (validated here, before any work)."""
     return GenerateOptions(seed=args.seed, mesh_resolution=args.mesh_res, smooth=args.smooth,
-                           decimate_faces=args.decimate, formats=parse_formats(args.formats),
+                           decimate_faces=args.decimate, formats=args.formats,
                            turntable_frames=args.frames, render=not args.no_render, fit=args.fit,
                            device=args.device, domain=args.domain)
 
