@@ -30,13 +30,14 @@ import torch
 import torch.nn.functional as F
 
 from s3d_engine.config import get_config
+from s3d_engine.labels import label_set
 from s3d_engine.models.generator import TriPlaneGenerator
 from s3d_engine.rendering.ray_sampler import sample_rays
 from s3d_engine.rendering.renderer import render_rays
 from s3d_engine.rendering.triplane import sample_from_planes
 from s3d_engine.weights import load_into, load_weights, save_weights
 
-from .appearance import AppearanceEncoder, kl_to_standard_normal, reparameterise
+from .appearance import PALETTE_PARTS, AppearanceEncoder, PaletteCode, kl_to_standard_normal, reparameterise
 from .arrays import Arrays, load_folder
 from .field_samples import FieldSamples, load_field_samples
 from .losses import class_weights_from_counts, field_loss, ray_targets, render_loss, sr_loss
@@ -83,6 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mapping-lr-scale", type=float, default=1.0,
                     help="learning-rate factor for the z + c mapping's layers (their lr multiplier is 0.01)")
     ap.add_argument("--kl-weight", type=float, default=0.0, help="cVAE appearance encoder's KL weight (0 = z ~ N(0, I))")
+    ap.add_argument("--palette-z", action="store_true",
+                    help="z's first dims = the identity's whitened base colours (training.appearance.PaletteCode; needs --field)")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N samples")
     return ap.parse_args(argv)
 
@@ -146,6 +149,15 @@ class Trainer:
             near = np.abs(field.sdf.astype(np.float32)) < args.label_band
             counts = np.bincount(field.labels[near], minlength=self.C)[:self.C]
             self.class_weights = class_weights_from_counts(torch.from_numpy(counts))
+        self.palette = None
+        if args.palette_z:
+            if field is None:
+                raise SystemExit("error: --palette-z reads the base colours from the 3D samples: add --field")
+            if self.encoder is not None:
+                raise SystemExit("error: --palette-z and --kl-weight are two ways to set z: choose one")
+            names = label_set(config.domain).names
+            self.palette = PaletteCode.fit(field.sdf, field.labels, field.albedo,
+                                           {n: names.index(n) for n in PALETTE_PARTS[config.domain]}, args.label_band)
         self.skipped = 0
         self.sr_skipped = 0
         self.step = 0
@@ -173,14 +185,18 @@ class Trainer:
             n = f.points.shape[1]
             pick = np.stack([self.rng.choice(n, size=min(self.args.points, n), replace=False) for _ in rows])
             r = rows[:, None]
+            out["field_row"] = t(rows.astype(np.int64))
             out.update({"f_points": t(f.points[r, pick]), "f_sdf": t(f.sdf[r, pick].astype(np.float32)),
                         "f_labels": t(f.labels[r, pick].astype(np.int64)),
                         "f_albedo": t(f.albedo[r, pick].astype(np.float32) / 255.0)})
         return out
 
     def sample_z(self, b: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """z ~ N(0, I), or the cVAE posterior of the input view's RGB (composited on black)."""
+        """z ~ N(0, I), the identity's palette code (`--palette-z`), or the cVAE posterior of the
+        input view's RGB (composited on black)."""
         B = b["mask"].shape[0]
+        if self.palette is not None:
+            return self.palette.z(b["field_row"].numpy(), self.config.generator.z_dim), {}
         if self.encoder is None:
             return torch.randn(B, self.config.generator.z_dim), {}
         rgb = b["rgb_in"].permute(0, 3, 1, 2).float() / 255.0 * b["alpha_in"][:, None].float() * 2 - 1

@@ -79,3 +79,21 @@ def test_train_tiny_and_load(arrays, tmp_path):
     res = json.loads(out.read_text())
     assert res["masks"]["views"] == 2 and {"gt_mask", "sketch", "other_identity"} <= set(res)
     assert "F-score@2%" in out.with_suffix(".md").read_text()
+
+
+def test_palette_z_carries_each_identity_code(arrays, tmp_path):
+    args = train_generator.parse_args([
+        "--data", "-", "--out", str(tmp_path / "gen"), "--config", "tiny", "--steps", "3", "--rays", "64",
+        "--depth-samples", "8", "--sr-every", "0", "--log-every", "1", "--threads", "2",
+        "--field", "--points", "512", "--palette-z"])
+    field = sample_field("face", [int(arrays.identity[g[0]]) for g in arrays.groups()], n=2048)
+    trainer = train_generator.run(args, arrays, field)
+    pal = trainer.palette
+    assert pal is not None and pal.parts == ("skin", "hair", "cloth")
+    b = trainer.batch()
+    z, extra = trainer.sample_z(b)
+    assert extra == {} and z.shape[1] == trainer.config.generator.z_dim
+    np.testing.assert_array_equal(z[:, :pal.dim].numpy(), pal.codes[b["field_row"].numpy()])
+    with pytest.raises(SystemExit, match="add --field"):
+        train_generator.run(train_generator.parse_args(
+            ["--data", "-", "--out", str(tmp_path / "g2"), "--config", "tiny", "--steps", "1", "--palette-z"]), arrays)
