@@ -18,6 +18,11 @@ the metric definitions live in `training.metrics` and are proven there by known-
 * Conditioning sensitivity: mean Chamfer between the predicted meshes of different identities
   divided by the mean Chamfer between their GT meshes (same pairs). ~0 means every mask gives
   the same head; ~1 means the outputs differ as much as the people do.
+* Seed diversity: on the GT masks of the first `SEED_IDENTITIES` test identities, the front
+  renders of `SEEDS` seeds; the spread (`training.metrics.colour_spread`) of their part colours
+  (skin, hair, cloth; cat: face, eye, nose, each where the input mask puts it) over the
+  seeds, divided by the spread of the same parts over the GT views of all test identities. ~0
+  means the seed changes nothing; ~1 means seeds vary colours as much as people do.
 * `--choose-level` picks the iso-level with the lowest mean Chamfer on validation identities
   (training-split indices >= 500,000, never rendered for training).
 
@@ -43,11 +48,14 @@ from s3d_engine.weights import load_into, load_weights
 
 from .arrays import Arrays, load_folder, render_arrays
 from .field_samples import surface_points
-from .metrics import chamfer_fscore, label_accuracy, mask_iou, point_distances, psnr
+from .appearance import PALETTE_PARTS
+from .metrics import chamfer_fscore, colour_spread, label_accuracy, mask_iou, part_colours, point_distances, psnr
 
 DEFAULT_LEVELS = (0.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0)
 SURFACE_POINTS = 20000
 THRESHOLDS = (0.01, 0.02)  # 1 % and 2 % of the 1.0-wide box
+SEEDS = 6
+SEED_IDENTITIES = 3
 
 
 @torch.no_grad()
@@ -184,6 +192,31 @@ def conditioning_sensitivity(preds: list[np.ndarray], gts: list[np.ndarray]) -> 
     return float(num / den)
 
 
+def seed_diversity(G: TriPlaneGenerator, arrays: Arrays, identities: int = SEED_IDENTITIES,
+                   seeds: int = SEEDS) -> dict:
+    """Part-colour spread over seeds on one mask, relative to the spread over people."""
+    from s3d_engine.labels import label_set
+
+    names = label_set(G.config.domain).names
+    parts = [names.index(n) for n in PALETTE_PARTS[G.config.domain]]
+    groups = arrays.groups()
+    over_seeds = []
+    for idx in groups[:identities]:
+        i = int(idx[0])
+        cols = []
+        for seed in range(seeds):
+            ws, planes = condition(G, arrays.labels[i], arrays.camera[i], seed=seed)
+            rgb, _ = render_at(G, planes, ws, arrays.camera[i])
+            cols.append(part_colours(rgb, _resize_labels(arrays.labels[i], rgb.shape[0]), parts))
+        over_seeds.append(colour_spread(np.stack(cols)))
+    people = [part_colours(_gt_view(arrays, int(idx[0]), arrays.labels.shape[-1]), arrays.labels[int(idx[0])], parts)
+              for idx in groups]
+    spread_people = colour_spread(np.stack(people))
+    spread_seeds = float(np.nanmean(over_seeds))
+    return {"seeds": seeds, "identities": min(identities, len(groups)), "spread_seeds": spread_seeds,
+            "spread_people": spread_people, "ratio": spread_seeds / spread_people}
+
+
 def other_identity_baseline(gt_cache: dict) -> dict:
     """GT mesh of identity j as the prediction for identity i (consecutive pairs, both ways)."""
     ids = list(gt_cache)
@@ -226,8 +259,10 @@ def load_models(path: str):
     return w, G.eval(), U
 
 
-def evaluate(G: TriPlaneGenerator, U: UNetStyleDistil | None, test: Arrays, level: float, identities: int) -> dict:
-    """Every held-out figure for one model (see the module docstring)."""
+def evaluate(G: TriPlaneGenerator, U: UNetStyleDistil | None, test: Arrays, level: float, identities: int,
+             diversity: bool = True) -> dict:
+    """Every held-out figure for one model (see the module docstring); `diversity`: also the
+    seed-diversity figure (SEEDS x SEED_IDENTITIES extra renders)."""
     results: dict = {"mesh_level": level}
     gt_cache: dict = {}
     pred = None
@@ -239,6 +274,8 @@ def evaluate(G: TriPlaneGenerator, U: UNetStyleDistil | None, test: Arrays, leve
     if pred is not None:
         results["sketch"] = evaluate_identities(G, test, level, identities, masks=pred, gt_cache=gt_cache)
     results["other_identity"] = other_identity_baseline(gt_cache)
+    if diversity:
+        results["seed_diversity"] = seed_diversity(G, test)
     return results
 
 
@@ -247,7 +284,7 @@ def smoke_metrics(G: TriPlaneGenerator, U: UNetStyleDistil | None, level: float,
     identities of seed 0, view 0, rendered at the mask resolution. Its figures are stored in
     the weights sidecar and recomputed by the shipped-weights test."""
     test = render_arrays(G.config.domain, "test", identities, 1, G.config.generator.mask_resolution)
-    r = evaluate(G, U, test, level, identities)
+    r = evaluate(G, U, test, level, identities, diversity=False)
     keep = ("chamfer", "fscore", "label_accuracy", "sg_miou")
     out = {"identities": identities, "gt_mask": {k: r["gt_mask"].get(k) for k in keep}}
     if "masks" in r:
@@ -270,6 +307,9 @@ def markdown_table(results: dict, names: tuple[str, ...]) -> str:
     rows.append(f"| SG mIoU (render vs input mask) | {f(g.get('sg_miou'))} | {f(s.get('sg_miou'))} | |")
     rows.append(f"| front-view PSNR (dB) | {f(g.get('psnr'), 2)} | {f(s.get('psnr'), 2)} | |")
     rows.append(f"| conditioning sensitivity | {f(g.get('sensitivity'))} | {f(s.get('sensitivity'))} | 1 (by definition) |")
+    d = results.get("seed_diversity")
+    if d:
+        rows.append(f"| seed diversity (colour spread over {d['seeds']} seeds / over people) | {f(d['ratio'])} | | |")
     if m:
         rows.append(f"| U-Net mask mIoU ({m['views']} views) | | {f(m['miou'])} | |")
         per = " · ".join(f"{n} {f(v, 2)}" for n, v in zip(names, m["iou"]) if v is not None)

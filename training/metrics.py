@@ -6,7 +6,7 @@ tests/training/test_metrics.py checks each against answers worked out by hand.
 * Point sets: Chamfer distance (mean of both directions), precision / recall / F-score at
   distance thresholds (Tatarchenko et al. 2019), the per-vertex label accuracy through the
   nearest GT point.
-* Images: PSNR.
+* Images: PSNR; per-part mean colours and their spread over a set (seed diversity).
 
 Distances are in world units: the EG3D box is 1.0 wide, so a threshold of 0.01 is 1 % of the box.
 """
@@ -108,3 +108,32 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
     if mse == 0.0:
         return float("inf")
     return float(10.0 * np.log10(peak * peak / mse))
+
+
+def part_colours(rgb: np.ndarray, labels: np.ndarray, part_ids) -> np.ndarray:
+    """Mean colour of each part in an image: (H, W, 3) rgb and (H, W) labels -> (P, 3), the mean
+    of rgb over the pixels whose label is part_ids[p]; NaN where a part has no pixel."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    labels = np.asarray(labels)
+    if rgb.shape[:2] != labels.shape:
+        raise ValueError(f"image {rgb.shape[:2]} and labels {labels.shape} differ in size")
+    out = np.full((len(part_ids), 3), np.nan)
+    for p, c in enumerate(part_ids):
+        sel = labels == c
+        if sel.any():
+            out[p] = rgb[sel].mean(0)
+    return out
+
+
+def colour_spread(colours: np.ndarray) -> float:
+    """How much part colours vary across a set: colours (N, P, 3) -> the mean over parts and
+    channels of the population standard deviation over N, ignoring NaN (a part absent in some
+    images); NaN when no part occurs at least twice."""
+    colours = np.asarray(colours, dtype=np.float64)
+    counts = np.sum(~np.isnan(colours), axis=0)
+    if not (counts >= 2).any():
+        return float("nan")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(colours, axis=0) / counts
+        var = np.nansum((colours - mean) ** 2, axis=0) / counts
+    return float(np.sqrt(var[counts >= 2]).mean())

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from training.metrics import chamfer_fscore, label_accuracy, mask_iou, point_distances, psnr
+from training.metrics import chamfer_fscore, colour_spread, label_accuracy, mask_iou, part_colours, point_distances, psnr
 
 # ---- masks ----------------------------------------------------------------------------------------
 GT = np.array([[0, 0, 1],
@@ -152,3 +152,32 @@ def test_psnr_of_uint8_images_does_not_wrap_around():
     a = np.zeros((4, 4), np.uint8)
     b = np.full((4, 4), 10, np.uint8)  # 0 - 10 would wrap to 246 in uint8 arithmetic
     assert psnr(a, b, peak=255.0) == pytest.approx(10 * math.log10(255 ** 2 / 100))
+
+
+# ---- colours ----------------------------------------------------------------------------------------
+def test_part_colours_by_hand():
+    labels = np.array([[1, 1],
+                       [2, 0]])
+    rgb = np.zeros((2, 2, 3))
+    rgb[0, 0], rgb[0, 1] = (0.2, 0.4, 0.6), (0.4, 0.4, 0.0)  # part 1: mean (0.3, 0.4, 0.3)
+    rgb[1, 0] = (1.0, 0.0, 0.5)  # part 2: itself
+    rgb[1, 1] = (9.0, 9.0, 9.0)  # background: not a part asked for
+    out = part_colours(rgb, labels, [2, 1, 5])
+    np.testing.assert_allclose(out[0], [1.0, 0.0, 0.5])
+    np.testing.assert_allclose(out[1], [0.3, 0.4, 0.3])
+    assert np.isnan(out[2]).all()  # part 5 has no pixel
+    with pytest.raises(ValueError, match="differ in size"):
+        part_colours(rgb, labels[:1], [1])
+
+
+def test_colour_spread_by_hand():
+    # one part, channel R takes 0 and 1 (population std 0.5), G and B constant (0): mean 1/6
+    c = np.array([[[0.0, 0.2, 0.2]], [[1.0, 0.2, 0.2]]])
+    assert colour_spread(c) == pytest.approx(0.5 / 3)
+    # a second part seen in only one image is ignored; NaN rows are skipped
+    c2 = np.concatenate([c, np.array([[[np.nan] * 3], [[0.9, 0.1, 0.3]]])], axis=1)
+    assert colour_spread(c2) == pytest.approx(0.5 / 3)
+    c3 = np.concatenate([c, np.array([[[np.nan] * 3]])], axis=0)  # a third image without the part
+    assert colour_spread(c3) == pytest.approx(0.5 / 3)
+    assert colour_spread(np.ones((5, 1, 3))) == 0.0  # identical colours
+    assert math.isnan(colour_spread(np.ones((1, 2, 3))))  # one image: no spread to measure
