@@ -1,7 +1,8 @@
 """Where weights files are found, and what a name like 'face' means: one home for both.
 
-Search order: $S3D_WEIGHTS_DIR (when set), then `weights/` beside the package (a checkout or
-an installed wheel that carries them). A name is a file stem in one of those folders; a path
+Search order: $S3D_WEIGHTS_DIR (when set; the add-on points it at the user's own weights folder),
+then `shipped_weights/` inside the package (the wheel that `build_addon.py` builds carries the
+face and cat files there), then `weights/` beside the package (a checkout). A name is a file stem in one of those folders; a path
 (anything ending in .safetensors or holding a separator) is taken as it is.
 """
 from __future__ import annotations
@@ -11,12 +12,13 @@ from pathlib import Path
 
 from .errors import WeightsError
 
-PACKAGE_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+INSTALLED_WEIGHTS = Path(__file__).resolve().parent / "shipped_weights"
+CHECKOUT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
 
 def weights_dirs() -> list[Path]:
     """The folders searched for named weights, first match wins."""
-    dirs = [PACKAGE_WEIGHTS]
+    dirs = [d for d in (INSTALLED_WEIGHTS, CHECKOUT_WEIGHTS) if d.is_dir()] or [CHECKOUT_WEIGHTS]
     extra = os.environ.get("S3D_WEIGHTS_DIR")
     if extra:
         dirs.insert(0, Path(extra))

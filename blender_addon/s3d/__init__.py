@@ -18,7 +18,7 @@ bl_info = {
 
 __version__ = "0.1.0"
 
-_MODULES = ("props", "prefs", "operators", "ui")
+_MODULES = ("props", "install_ops", "prefs", "operators", "ui")
 
 
 def _modules():

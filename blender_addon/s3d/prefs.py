@@ -1,12 +1,15 @@
-"""Add-on preferences: the engine's Python (auto-detected, with a Check button), weights, device."""
+"""Add-on preferences: Install engine (a private venv, see install_ops), or an existing Python
+(auto-detected, with a Check button); weights (add your own file); device."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from .core import detect, worker_link
+from . import install_ops
+from .core import detect, installer, worker_link
 
 ADDON_ID = __package__  # "s3d" as a legacy add-on, "bl_ext.<repo>.s3d" as an extension
 
@@ -46,20 +49,41 @@ class S3DPreferences(bpy.types.AddonPreferences):
         description="Weights name or .safetensors path; {domain} becomes face or cat (e.g. random:tiny:{domain})",
         default="{domain}")
     device: EnumProperty(name="Device", items=[("auto", "Auto", "CUDA when available, else CPU"),
-                                               ("cpu", "CPU", ""), ("cuda", "CUDA", "")], default="auto")
+                                               ("cpu", "CPU", ""), ("cuda", "CUDA", ""),
+                                               ("mps", "Apple GPU (MPS)", "")], default="auto")
     check_result: StringProperty(default="")
+    install_device: EnumProperty(
+        name="Install For", description="Which torch build Install Engine fetches (recorded here)",
+        items=[("CPU", "CPU", "Works everywhere; the smallest download"),
+               ("CUDA", "CUDA (NVIDIA)", "The CUDA build of torch, for an NVIDIA GPU"),
+               ("MPS", "Apple GPU (MPS)", "Apple silicon: torch's Metal backend")], default="CPU")
+    install_offline: BoolProperty(
+        name="Install from a folder of wheels",
+        description="Offline machines: pip uses only the wheels in the folder below, never the network")
+    install_wheels_dir: StringProperty(name="Wheels Folder", subtype="DIR_PATH", default="")
+    torch_requirement: StringProperty(
+        name="Torch Requirement", default="torch>=2.1",
+        description="The pip requirement for torch (pin a version, e.g. torch==2.5.1, if you need one)")
+    use_pytorch_index: BoolProperty(
+        name="Use PyTorch's Index", default=True,
+        description="CPU on Linux/Windows and CUDA on Windows: also look on download.pytorch.org for the "
+                    "matching build (off: only pip's own settings, e.g. a company mirror)")
 
     def draw(self, context):
         layout = self.layout
+        draw_install(self, layout.box())
+        layout.label(text="Or use an existing Python (a checkout's .venv, a conda env):")
         row = layout.row(align=True)
         row.prop(self, "engine_python")
         row.operator("s3d.detect_engine", text="", icon="VIEWZOOM")
         if not self.engine_python:
-            guess = worker_link.resolve_settings().python
+            guess = settings_from_context(context).python
             layout.label(text=f"Using: {guess}" if guess else "Not set: press the magnifier to detect it",
                          icon="INFO" if guess else "ERROR")
         layout.prop(self, "engine_root")
-        layout.prop(self, "weights")
+        row = layout.row(align=True)
+        row.prop(self, "weights")
+        row.operator("s3d.add_weights", text="", icon="FILE_NEW")
         layout.prop(self, "device")
         row = layout.row()
         row.operator("s3d.check_engine", icon="CHECKMARK")
@@ -80,10 +104,14 @@ class S3D_OT_detect_engine(bpy.types.Operator):
         python = detect.detect()
         prefs = get_prefs(context)
         if python is None:
-            self.report({"WARNING"}, "No Python with s3d_engine found; install the engine and set its interpreter")
+            text = "No Python with s3d_engine found: press Install Engine above, or set the interpreter by hand"
+            if prefs is not None:
+                prefs.check_result = text  # shown in the Preferences window itself
+            self.report({"WARNING"}, text)
             return {"CANCELLED"}
         if prefs is not None:
             prefs.engine_python = python
+            prefs.check_result = f"Found the engine in {python}"
         self.report({"INFO"}, f"Engine Python: {python}")
         return {"FINISHED"}
 
@@ -191,6 +219,64 @@ def unregister() -> None:
 
 def settings_from_context(context: Any) -> worker_link.EngineSettings:
     prefs = get_prefs(context)
+    installed = install_ops.installed_python()
+    weights_dir = install_ops.user_weights_folder()
+    weights_dir = str(weights_dir) if weights_dir.is_dir() else ""
     if prefs is None:
-        return worker_link.resolve_settings()
-    return worker_link.resolve_settings(prefs.engine_python, prefs.weights, prefs.device, prefs.engine_root)
+        return worker_link.resolve_settings(installed_python=installed, weights_dir=weights_dir)
+    return worker_link.resolve_settings(prefs.engine_python, prefs.weights, prefs.device, prefs.engine_root,
+                                        installed_python=installed, weights_dir=weights_dir)
+
+
+def draw_install(prefs, box) -> None:
+    """The Install Engine section: state of the private engine, the button, progress, options."""
+    job = install_ops.current_job()
+    manifest = install_ops.installed_manifest()
+    box.label(text="S3D engine (torch runs in its own Python, never inside Blender)", icon="PREFERENCES")
+    if job is not None and not job.finished:
+        if hasattr(box, "progress"):
+            box.progress(factor=job.fraction, type="BAR", text=job.stage)
+        else:
+            box.label(text=f"{job.stage} ({job.fraction:.0%})")
+        if job.detail:
+            box.label(text=job.detail)
+        row = box.row()
+        row.operator("s3d.cancel_install", icon="CANCEL")
+        row.operator("s3d.open_install_log", icon="TEXT")
+        return
+    if manifest:
+        box.label(text=f"Installed: engine {manifest.get('engine')}, torch {manifest.get('torch')} "
+                       f"({str(manifest.get('device', '?')).upper()})", icon="CHECKMARK")
+    elif install_ops.bundled_wheel() is None:
+        box.label(text="This add-on zip has no engine inside: it installs s3d-engine from the package index",
+                  icon="INFO")
+    if job is not None and job.state in ("failed", "cancelled"):
+        col = box.column(align=True)
+        col.alert = job.state == "failed"
+        for line in _wrap(job.message, 90):
+            col.label(text=line)
+    row = box.row(align=True)
+    row.prop(prefs, "install_device")
+    device = prefs.install_device.lower()
+    download, disk = installer.size_estimate(device)
+    row.label(text=f"~{download:.2f} GB download, ~{disk:.1f} GB on disk")
+    found = installer.available_devices()
+    if device not in found:
+        box.label(text=f"{prefs.install_device} was not detected on this machine (found: "
+                       f"{', '.join(d.upper() for d in found)})", icon="ERROR")
+    row = box.row()
+    row.scale_y = 1.4
+    row.operator("s3d.install_engine", text="Reinstall Engine" if manifest else "Install Engine", icon="IMPORT")
+    row.operator("s3d.open_install_log", text="", icon="TEXT")
+    col = box.column(align=True)
+    col.prop(prefs, "install_offline")
+    if prefs.install_offline:
+        col.prop(prefs, "install_wheels_dir")
+    col.prop(prefs, "torch_requirement")
+    col.prop(prefs, "use_pytorch_index")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width) or [""]

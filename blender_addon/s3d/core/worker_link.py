@@ -1,8 +1,10 @@
 """The add-on's one persistent worker, and where its settings come from. No bpy.
 
 Settings precedence: the add-on preferences when set, else environment variables
-(S3D_ENGINE_PYTHON, S3D_ENGINE_ROOT, S3D_WEIGHTS, S3D_DEVICE), else defaults
-(auto-detected Python, weights named after the domain, device "auto").
+(S3D_ENGINE_PYTHON, S3D_ENGINE_ROOT, S3D_WEIGHTS, S3D_DEVICE), else defaults: the engine that
+"Install engine" put in the add-on's user folder, else a checkout's .venv; weights named after
+the domain; device "auto". The user's own weights folder (prefs "Add Weights File") reaches the
+worker as S3D_WEIGHTS_DIR, which the engine searches first.
 """
 from __future__ import annotations
 
@@ -21,14 +23,18 @@ class EngineSettings:
     engine_root: Optional[str]
     weights: str  # may contain "{domain}"
     device: str
+    weights_dir: Optional[str] = None  # the user's own .safetensors files
 
     def weights_for(self, domain: str) -> str:
         w = (self.weights or "{domain}").strip()
         return w.replace("{domain}", domain)
 
 
-def resolve_settings(python: str = "", weights: str = "", device: str = "", engine_root: str = "") -> EngineSettings:
-    python = (python or "").strip() or os.environ.get(detect.ENV_PYTHON, "") or detect.quick_guess()
+def resolve_settings(python: str = "", weights: str = "", device: str = "", engine_root: str = "",
+                     installed_python: str = "", weights_dir: str = "") -> EngineSettings:
+    """`installed_python`: the private engine's interpreter, when "Install engine" completed."""
+    python = ((python or "").strip() or os.environ.get(detect.ENV_PYTHON, "") or installed_python
+              or detect.quick_guess())
     if python:
         python = os.path.abspath(os.path.expanduser(python))
     root = (engine_root or "").strip() or os.environ.get(detect.ENV_ROOT, "")
@@ -38,7 +44,7 @@ def resolve_settings(python: str = "", weights: str = "", device: str = "", engi
         root = detect.engine_root_for(python) or ""
     weights = (weights or "").strip() or os.environ.get("S3D_WEIGHTS", "") or "{domain}"
     device = (device or "").strip().lower() or os.environ.get("S3D_DEVICE", "") or "auto"
-    return EngineSettings(python, root or None, weights, device)
+    return EngineSettings(python, root or None, weights, device, weights_dir or None)
 
 
 def parse_result(event: dict) -> Optional[plyio.PlyMesh]:
@@ -63,7 +69,7 @@ _lock = threading.Lock()
 def get_client(settings: EngineSettings) -> WorkerClient:
     """The shared worker client for these settings (a change of interpreter restarts it)."""
     global _client, _key
-    key = (settings.python, settings.engine_root)
+    key = (settings.python, settings.engine_root, settings.weights_dir)
     with _lock:
         if _client is not None and _key != key:
             _client.shutdown()
@@ -72,7 +78,8 @@ def get_client(settings: EngineSettings) -> WorkerClient:
             # the worker runs at a lower CPU priority: on a machine with few cores, Blender's UI
             # thread would otherwise wait for CPU time while torch uses every core
             _client = WorkerClient(settings.python, pythonpath=[settings.engine_root] if settings.engine_root else [],
-                                   worker_args=["--nice", str(WORKER_NICE)], on_result=parse_result)
+                                   worker_args=["--nice", str(WORKER_NICE)], on_result=parse_result,
+                                   env={"S3D_WEIGHTS_DIR": settings.weights_dir} if settings.weights_dir else None)
             _key = key
         return _client
 
