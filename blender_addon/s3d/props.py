@@ -32,7 +32,7 @@ class S3DSettings(bpy.types.PropertyGroup):
                                 ("ANNOTATION", "Annotations", "The scene's annotation strokes")],
                          default="AUTO")
     projection: EnumProperty(name="View", description="How the 3D strokes become a 2D drawing",
-                             items=[("VIEW", "Viewport", "Through the 3D viewport (the camera in background mode)"),
+                             items=[("VIEW", "Viewport", "Through the 3D viewport (the front view in background mode)"),
                                     ("CAMERA", "Camera", "Through the scene's active camera"),
                                     ("FRONT", "Front", "Blender's front view (looking along +Y)")],
                              default="VIEW")
