@@ -17,7 +17,7 @@ from typing import Any, Optional
 import bpy
 
 from . import capture
-from .core import placement, worker_link
+from .core import messages, placement, worker_link
 from .core.request import SMOOTH_DEFAULT, generate_request
 from .core.session import GenerateSession
 from .importer import MeshImport
@@ -29,6 +29,13 @@ ACTIVE: Optional["GenerateController"] = None  # the running UI job, if any (for
 
 class GenerateError(RuntimeError):
     pass
+
+
+def set_error(context: Any, text: str) -> None:
+    """The full text of the last failure, for the panel's error box and Copy Error ("" clears it)."""
+    state = getattr(context.window_manager, "s3d_state", None)
+    if state is not None:
+        state.last_error = text
 
 
 @dataclass
@@ -77,6 +84,7 @@ class GenerateController:
     def start(self, context: Any) -> None:
         t0 = time.perf_counter()
         self.started = time.monotonic()
+        set_error(context, "")
         scene = context.scene
         world = capture.capture(scene, context.view_layer.objects.active, scene.frame_current, self.source,
                                 scene.objects)
@@ -158,7 +166,9 @@ class GenerateController:
     def _job_finished(self, context: Any, job: Any) -> None:
         req = job.request
         if req.state == "error":
-            self.errors.append(f"seed {job.seed}: {req.error}" if len(self.seeds) > 1 else str(req.error))
+            error = messages.for_blender(str(req.error))
+            self.errors.append(f"seed {job.seed}: {error}" if len(self.seeds) > 1 else error)
+            set_error(context, "\n".join(self.errors))
             return
         if req.state != "done" or req.parsed is None:
             return

@@ -1,12 +1,14 @@
 """Add-on preferences: the engine's Python (auto-detected, with a Check button), weights, device."""
 from __future__ import annotations
 
+import os
 import time
+from typing import Any, Optional
 
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from .core import detect, worker_link
+from .core import detect, domains, worker_link
 
 ADDON_ID = __package__  # "s3d" as a legacy add-on, "bl_ext.<repo>.s3d" as an extension
 
@@ -110,6 +112,7 @@ class S3D_OT_check_engine(bpy.types.Operator):
         prefs = get_prefs(context)
         req = self._req
         if req.state == "done":
+            worker_link.remember_info(req.event.get("info", {}))  # the panel greys out domains without weights
             text = format_info(req.event.get("info", {}))
             level, code = {"INFO"}, {"FINISHED"}
         else:
@@ -187,6 +190,17 @@ def register() -> None:
 def unregister() -> None:
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
+
+
+def weights_template(context: Any) -> str:
+    """The weights setting ("{domain}" by default), without resolving the interpreter."""
+    prefs = get_prefs(context)
+    return (prefs.weights if prefs is not None else "") or os.environ.get("S3D_WEIGHTS", "") or "{domain}"
+
+
+def domain_reasons(context: Any) -> dict[str, Optional[str]]:
+    """{domain: why it has no weights, or None}: cheap, from the last Check only (never starts the worker)."""
+    return domains.availability(weights_template(context), worker_link.known_weights())
 
 
 def settings_from_context(context: Any) -> worker_link.EngineSettings:
