@@ -53,6 +53,16 @@ def capture_blend(path: str, view: str) -> list[tuple[str, Any, Optional[str]]]:
     return out
 
 
+def check_engine(client: WorkerClient, timeout: float = 300.0) -> Optional[str]:
+    """Start the worker and ping it: None when it answers, else why it does not."""
+    try:
+        req = client.submit("ping")
+        client.wait(req, timeout=timeout)
+    except (WorkerError, TimeoutError) as exc:
+        return str(exc)
+    return None if req.state == "done" else (req.error or req.state)
+
+
 def run_item(client: WorkerClient, item: Item, sketch_payload: dict, args, settings, out_root: str,
              index: int, total: int) -> dict:
     last = [None]
@@ -145,6 +155,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     settings = worker_link.resolve_settings(args.python, args.weights, args.device, args.engine_root)
     client = WorkerClient(settings.python, pythonpath=[settings.engine_root] if settings.engine_root else [],
                           log=lambda line: print(f"[s3d worker] {line}", file=sys.stderr, flush=True))
+    if any(args.overwrite or not batch_plan.is_done(out_root, w[0]) for w in work):
+        problem = check_engine(client)
+        if problem is not None:  # once, before any item: no failure record for the first one
+            client.shutdown()
+            log(batch_plan.engine_error_line(problem))
+            return 2
     summary = Summary()
     t_start = time.monotonic()
     try:

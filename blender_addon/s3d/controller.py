@@ -17,7 +17,7 @@ from typing import Any, Optional
 import bpy
 
 from . import capture
-from .core import projection, worker_link
+from .core import messages, placement, worker_link
 from .core.request import SMOOTH_DEFAULT, generate_request
 from .core.session import GenerateSession
 from .importer import MeshImport
@@ -29,6 +29,13 @@ ACTIVE: Optional["GenerateController"] = None  # the running UI job, if any (for
 
 class GenerateError(RuntimeError):
     pass
+
+
+def set_error(context: Any, text: str) -> None:
+    """The full text of the last failure, for the panel's error box and Copy Error ("" clears it)."""
+    state = getattr(context.window_manager, "s3d_state", None)
+    if state is not None:
+        state.last_error = text
 
 
 @dataclass
@@ -51,6 +58,7 @@ class GenerateController:
     settings: Optional[worker_link.EngineSettings] = None
     session: Optional[GenerateSession] = None
     sketch: Optional[CapturedSketch] = None
+    world: Optional[capture.WorldSketch] = None  # the strokes in world space (placement)
     objects: list = field(default_factory=list)
     errors: list = field(default_factory=list)
     imports: list = field(default_factory=list)
@@ -76,9 +84,11 @@ class GenerateController:
     def start(self, context: Any) -> None:
         t0 = time.perf_counter()
         self.started = time.monotonic()
+        set_error(context, "")
         scene = context.scene
         world = capture.capture(scene, context.view_layer.objects.active, scene.frame_current, self.source,
                                 scene.objects)
+        self.world = world
         self.sketch = project_sketch(context, world, self.view_mode)
         self.settings = self.settings or settings_from_context(context)
         client = worker_link.get_client(self.settings)
@@ -156,24 +166,32 @@ class GenerateController:
     def _job_finished(self, context: Any, job: Any) -> None:
         req = job.request
         if req.state == "error":
-            self.errors.append(f"seed {job.seed}: {req.error}" if len(self.seeds) > 1 else str(req.error))
+            error = messages.for_blender(str(req.error))
+            self.errors.append(f"seed {job.seed}: {error}" if len(self.seeds) > 1 else error)
+            set_error(context, "\n".join(self.errors))
             return
         if req.state != "done" or req.parsed is None:
             return
         ev = req.event
         sk = self.sketch
-        scale = projection.fit_scale(sk.extent, float(ev.get("frame_extent") or 1.0))
         index = self.seeds.index(job.seed)
-        loc = projection.offset_along(self.location, sk.basis[0], 1.1 * scale * index)
+        matrix = self._placement(req.parsed, index)
         name = f"{sk.name}_s3d" + (f"_seed{job.seed}" if len(self.seeds) > 1 else "")
         collection = getattr(context, "collection", None) or context.scene.collection
         imp = MeshImport.from_result(
             req.parsed, ev, name, collection, parts_as_materials=self.parts_as_materials,
-            matrix_world=projection.placement_matrix(loc, sk.basis, scale),
+            matrix_world=matrix,
             props={"s3d_seed": int(job.seed), "s3d_domain": ev.get("domain") or self.domain, "s3d_sketch": sk.name,
                    "s3d_view": sk.view, "s3d_weights": self.settings.weights_for(self.domain)},
             view_layer=context.view_layer)
         self.imports.append(_Pending(job, imp, imp.steps()))
+
+    def _placement(self, mesh: Any, index: int) -> list:
+        """Beside the sketch object at its scale, facing the view (core/placement.py); at the 3D
+        cursor when the strokes have no object (annotations)."""
+        lo, hi = placement.mesh_bounds(mesh.vertices)
+        anchor = None if self.world.source == "grease_pencil" else self.location
+        return placement.place_result(self.world.strokes, self.sketch.basis, lo, hi, index, anchor)
 
     def _remember(self, context: Any, imp: MeshImport) -> None:
         state = getattr(context.window_manager, "s3d_state", None)

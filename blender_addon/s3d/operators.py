@@ -1,4 +1,5 @@
-"""Operators: Generate (modal in the UI, synchronous in background mode), Cancel, Show Image."""
+"""Operators: Generate (modal in the UI, synchronous in background mode), Cancel, Show Image,
+Copy Error."""
 from __future__ import annotations
 
 import bpy
@@ -6,6 +7,7 @@ from bpy.props import IntProperty, StringProperty
 
 from . import controller
 from .capture import CaptureError
+from .core import messages
 from .core.client import WorkerError
 
 TIMER_INTERVAL = 0.02  # polling the worker
@@ -46,10 +48,12 @@ class S3D_OT_generate(bpy.types.Operator):
         try:
             ctl.start(context)
         except (CaptureError, WorkerError) as exc:
-            self.report({"ERROR"}, f"S3D: {exc}")
+            text = messages.for_blender(str(exc))
+            self.report({"ERROR"}, f"S3D: {text}")
             state = getattr(context.window_manager, "s3d_state", None)
             if state is not None:
-                state.status = f"failed: {exc}"
+                state.status = f"failed: {text}"
+                state.last_error = text
             return None
         return ctl
 
@@ -163,7 +167,30 @@ class S3D_OT_show_image(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (S3D_OT_generate, S3D_OT_cancel, S3D_OT_show_image)
+def set_clipboard(window_manager, text: str) -> None:
+    """Blender's clipboard (it stays empty in background mode, where there is no window system)."""
+    window_manager.clipboard = text
+
+
+class S3D_OT_copy_error(bpy.types.Operator):
+    """Copy the full text of the last error to the clipboard"""
+
+    bl_idname = "s3d.copy_error"
+    bl_label = "Copy Error"
+
+    @classmethod
+    def poll(cls, context):
+        state = getattr(context.window_manager, "s3d_state", None)
+        return state is not None and bool(state.last_error)
+
+    def execute(self, context):
+        text = context.window_manager.s3d_state.last_error
+        set_clipboard(context.window_manager, text)
+        self.report({"INFO"}, f"S3D: error copied ({len(text)} characters)")
+        return {"FINISHED"}
+
+
+CLASSES = (S3D_OT_generate, S3D_OT_cancel, S3D_OT_show_image, S3D_OT_copy_error)
 
 
 def register() -> None:

@@ -2,14 +2,15 @@
 (auto-detected, with a Check button); weights (add your own file); device."""
 from __future__ import annotations
 
+import os
 import time
-from typing import Any
+from typing import Any, Optional
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from . import install_ops
-from .core import detect, installer, worker_link
+from .core import detect, domains, installer, messages, worker_link
 
 ADDON_ID = __package__  # "s3d" as a legacy add-on, "bl_ext.<repo>.s3d" as an extension
 
@@ -138,6 +139,7 @@ class S3D_OT_check_engine(bpy.types.Operator):
         prefs = get_prefs(context)
         req = self._req
         if req.state == "done":
+            worker_link.remember_info(req.event.get("info", {}))  # the panel greys out domains without weights
             text = format_info(req.event.get("info", {}))
             level, code = {"INFO"}, {"FINISHED"}
         else:
@@ -217,6 +219,17 @@ def unregister() -> None:
         bpy.utils.unregister_class(cls)
 
 
+def weights_template(context: Any) -> str:
+    """The weights setting ("{domain}" by default), without resolving the interpreter."""
+    prefs = get_prefs(context)
+    return (prefs.weights if prefs is not None else "") or os.environ.get("S3D_WEIGHTS", "") or "{domain}"
+
+
+def domain_reasons(context: Any) -> dict[str, Optional[str]]:
+    """{domain: why it has no weights, or None}: cheap, from the last Check only (never starts the worker)."""
+    return domains.availability(weights_template(context), worker_link.known_weights())
+
+
 def settings_from_context(context: Any) -> worker_link.EngineSettings:
     prefs = get_prefs(context)
     installed = install_ops.installed_python()
@@ -253,7 +266,7 @@ def draw_install(prefs, box) -> None:
     if job is not None and job.state in ("failed", "cancelled"):
         col = box.column(align=True)
         col.alert = job.state == "failed"
-        for line in _wrap(job.message, 90):
+        for line in messages.wrap(job.message, 90):
             col.label(text=line)
     row = box.row(align=True)
     row.prop(prefs, "install_device")
@@ -275,8 +288,3 @@ def draw_install(prefs, box) -> None:
     col.prop(prefs, "torch_requirement")
     col.prop(prefs, "use_pytorch_index")
 
-
-def _wrap(text: str, width: int) -> list[str]:
-    import textwrap
-
-    return textwrap.wrap(text, width) or [""]

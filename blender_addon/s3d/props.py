@@ -1,16 +1,30 @@
 """Scene settings (saved with the .blend) and window-manager runtime state (not undone)."""
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from . import prefs
 from .core.request import SMOOTH_DEFAULT
 
 
+DOMAIN_ITEMS = (("FACE", "Face", "Human face (19 parts)", 0), ("CAT", "Cat", "Cat face (6 parts)", 1))
+_items_alive: list = []  # Blender keeps no reference to dynamic enum strings: this list does
+
+
+def domain_items(_self: Any, context: Any) -> list:
+    """The domains, each described by why it has no weights when the last engine Check said so
+    (the panel also greys those out; see prefs.domain_reasons)."""
+    reasons = prefs.domain_reasons(context) if context is not None else {}
+    items = [(ident, name, reasons.get(ident.lower()) or desc, number) for ident, name, desc, number in DOMAIN_ITEMS]
+    _items_alive[:] = items
+    return items
+
+
 class S3DSettings(bpy.types.PropertyGroup):
-    domain: EnumProperty(name="Domain", description="What the sketch shows",
-                         items=[("FACE", "Face", "Human face (19 parts)"), ("CAT", "Cat", "Cat face (6 parts)")],
-                         default="FACE")
+    domain: EnumProperty(name="Domain", description="What the sketch shows", items=domain_items, default=0)
     seed: IntProperty(name="Seed", description="Random seed for the appearance and the fine geometry",
                       default=0, min=0, max=2**31 - 1)
     mesh_resolution: IntProperty(name="Mesh Resolution", description="Marching-cubes grid size per axis",
@@ -32,7 +46,7 @@ class S3DSettings(bpy.types.PropertyGroup):
                                 ("ANNOTATION", "Annotations", "The scene's annotation strokes")],
                          default="AUTO")
     projection: EnumProperty(name="View", description="How the 3D strokes become a 2D drawing",
-                             items=[("VIEW", "Viewport", "Through the 3D viewport (the camera in background mode)"),
+                             items=[("VIEW", "Viewport", "Through the 3D viewport (the front view in background mode)"),
                                     ("CAMERA", "Camera", "Through the scene's active camera"),
                                     ("FRONT", "Front", "Blender's front view (looking along +Y)")],
                              default="VIEW")
@@ -45,6 +59,7 @@ class S3DRuntime(bpy.types.PropertyGroup):
     last_object: StringProperty(default="")
     last_mask: StringProperty(default="")
     last_front: StringProperty(default="")
+    last_error: StringProperty(default="")  # the full text of the last failure (the panel wraps it)
 
 
 CLASSES = (S3DSettings, S3DRuntime)

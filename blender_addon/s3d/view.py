@@ -45,8 +45,13 @@ def camera_projection(scene: Any, cam: Any, depsgraph: Any) -> tuple[list, float
 
 
 def project_sketch(context: Any, world: capture.WorldSketch, mode: str = "VIEW") -> CapturedSketch:
-    """World strokes -> 2D polylines, through the viewport (UI), the scene camera (batch) or
-    Blender's front view (fallback when there is neither)."""
+    """World strokes -> 2D polylines, through the viewport (mode VIEW), the scene camera (mode
+    CAMERA) or Blender's front view (mode FRONT, and the fallback when there is neither).
+
+    Rule for VIEW without a viewport (background mode, `blender -b`, or no 3D view open): Blender's
+    front view, NOT the scene camera. A sketch drawn facing the front view in the GUI then gives
+    the same drawing and a result facing the same way (-Y) in both modes; the camera, which may
+    look from any angle, is used only when asked for (View: Camera, the batch's --view camera)."""
     scene = context.scene
     if mode == "VIEW" and not bpy.app.background:
         area, region = find_view3d(context)
@@ -56,7 +61,7 @@ def project_sketch(context: Any, world: capture.WorldSketch, mode: str = "VIEW")
                                                  region.width, region.height)
             basis = projection.basis_from_view_matrix(rv3d.view_matrix)
             return _captured(world, strokes, basis, "viewport")
-    if mode in ("VIEW", "CAMERA") and scene.camera is not None:
+    if mode == "CAMERA" and scene.camera is not None:
         cam = scene.camera
         m, w, h = camera_projection(scene, cam, context.evaluated_depsgraph_get())
         strokes = projection.project_strokes(world.strokes, m, w, h)

@@ -71,3 +71,12 @@ def test_summary(tmp_path):
     data = json.loads(open(path).read())
     assert data["failed"] == {"c": "bad"} and data["blend"] == "x.blend"
     assert not s.ok and s.line() == "1 done, 1 skipped (already done), 1 failed"
+
+
+def test_engine_error_line_names_the_batch_flag():
+    from s3d.core.batch_plan import engine_error_line
+
+    line = engine_error_line("engine Python not found: '/x/python'; fix it in the add-on preferences")
+    assert line.startswith("error: the S3D engine cannot start: engine Python not found: '/x/python'; ")
+    assert "--python PATH" in line and "add-on preferences" not in line and "\n" not in line
+    assert "\n" not in engine_error_line("stopped unexpectedly\ntraceback line")

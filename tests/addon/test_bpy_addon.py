@@ -115,7 +115,7 @@ def test_projection_through_the_scene_camera(addon, clean_scene):
     clean_scene.render.resolution_x = clean_scene.render.resolution_y = 256
     make_gp_object(bpy, "Face", [[(0.0, 0.0, 1.0), (0.0, 0.0, 0.0)]])
     world = capture.capture(clean_scene, bpy.context.view_layer.objects.active, 1)
-    cs = controller.project_sketch(bpy.context, world, "VIEW")  # background: falls back to the camera
+    cs = controller.project_sketch(bpy.context, world, "CAMERA")
     assert cs.view == "camera"
     (x0, y0, _), (x1, y1, _) = cs.strokes[0]
     assert (x0, y0) == pytest.approx((128.0, 92.4), abs=0.05)  # blender.md 2.3 reference point
@@ -166,11 +166,14 @@ def test_generate_imports_a_labelled_mesh_with_materials(addon, clean_scene, rea
     check.update(calc_edges=True)
     assert len(check.edges) == len(me.edges) > 0
     assert check.validate(verbose=False) is False
-    assert tuple(obj.matrix_world.col[3])[:3] == pytest.approx((1.0, 2.0, 0.5))
+    # beside the sketch (2 wide, 2.6 high, centred on the origin), as high as it, not at the cursor
+    lo, hi = world_box(obj)
+    assert hi[2] - lo[2] == pytest.approx(2.6, rel=1e-3)
+    assert lo[0] == pytest.approx(1.0 + 0.25 * 2.0, abs=1e-3)  # right edge + the gap
+    assert (lo[2] + hi[2]) / 2 == pytest.approx(0.0, abs=1e-3) and (lo[1] + hi[1]) / 2 == pytest.approx(0.0, abs=1e-3)
     # facing the front view: the mesh's local -Y (its face direction) maps to world -Y
     face_dir = obj.matrix_world.to_3x3() @ __import__("mathutils").Vector((0, -1, 0))
     assert face_dir.normalized()[:] == pytest.approx((0.0, -1.0, 0.0), abs=1e-6)
-    assert obj.matrix_world.to_scale()[0] > 1.0  # scaled to the drawing (2 units wide)
     names = [m.name for m in me.materials]
     assert names and all(n.startswith("S3D face: ") for n in names)
     # every face's material is the part of (most of) its corners
@@ -195,6 +198,33 @@ def test_generate_imports_a_labelled_mesh_with_materials(addon, clean_scene, rea
     assert (tuple(cube.location), cube.select_get(), cube.data.name, len(cube.data.vertices)) == before
     state = bpy.context.window_manager.s3d_state
     assert state.last_object == "Face_s3d" and state.status.startswith("done")
+
+
+def world_box(obj):
+    """World-space (lo, hi) of an object's vertices."""
+    pts = [obj.matrix_world @ v.co for v in obj.data.vertices]
+    return [min(p[k] for p in pts) for k in range(3)], [max(p[k] for p in pts) for k in range(3)]
+
+
+def test_background_viewport_mode_faces_like_the_gui_front_view(addon, clean_scene, fake_worker_env):
+    """No viewport in background mode: View 'Viewport' is the front view (as a front sketch in the
+    GUI), not the scene camera, which here looks from 60 degrees to the side."""
+    from mathutils import Vector
+
+    cam = add_front_camera(bpy)
+    cam.location = (8.66, -5.0, 0.0)
+    cam.rotation_euler = (math.pi / 2, 0.0, math.radians(60))
+    bpy.context.view_layer.update()
+    make_gp_object(bpy, "Face")
+    settings(clean_scene, projection="VIEW")
+    assert bpy.ops.s3d.generate() == {"FINISHED"}
+    obj = bpy.data.objects["Face_s3d"]
+    assert obj["s3d_view"] == "front"
+    face_dir = (obj.matrix_world.to_3x3() @ Vector((0, -1, 0))).normalized()
+    assert face_dir[:] == pytest.approx((0.0, -1.0, 0.0), abs=1e-6)
+    settings(clean_scene, projection="CAMERA")  # the camera only when asked for
+    assert bpy.ops.s3d.generate() == {"FINISHED"}
+    assert bpy.data.objects["Face_s3d.001"]["s3d_view"] == "camera"
 
 
 def test_generate_modal_path_step_by_step(addon, clean_scene, real_worker_env):

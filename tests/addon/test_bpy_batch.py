@@ -99,6 +99,23 @@ def test_batch_failures_exit_non_zero(tmp_path, fake_worker_env):
     write_png(d / "a.png", face_sketch_pixels(64))
     r = run_batch([str(d), str(tmp_path / "out"), "--python", "/no/such/python"])
     assert r.returncode == 2 and "engine Python not found" in r.stdout
+
+
+@pytest.mark.parametrize("python", ["/no/such/python", "/usr/bin/env"])
+def test_batch_checks_the_engine_once_before_any_item(tmp_path, fake_worker_env, python):
+    """A missing interpreter, or one without the engine: one line naming --python, exit 2, and no
+    item touched (no failure record for the first image)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    write_png(d / "a.png", face_sketch_pixels(64))
+    write_png(d / "b.png", face_sketch_pixels(64, 1))
+    out = tmp_path / "out"
+    r = run_batch([str(d), str(out), "--python", python])
+    assert r.returncode == 2, r.stdout + r.stderr
+    errors = [line for line in r.stdout.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and "--python" in errors[0] and "add-on preferences" not in errors[0]
+    assert "(1/2)" not in r.stdout
+    assert not (out / "a").exists() and not (out / "b").exists() and not (out / "s3d_batch.json").exists()
     r = run_batch([str(d), str(tmp_path / "out2")], {"S3D_WEIGHTS": "fake:{domain}:crash"})
     assert r.returncode == 1 and "stopped unexpectedly" in r.stdout
     r = run_batch(["--help"])

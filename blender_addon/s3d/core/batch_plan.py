@@ -126,6 +126,15 @@ def gp_items(blend: str, object_names: list[str], seed_list: list[int], taken: O
     return items
 
 
+def engine_error_line(error: str) -> str:
+    """The one line a batch prints when its engine cannot start: the cause (without the add-on's
+    "preferences" advice, which means nothing here) and the batch's own flag, --python."""
+    first = (str(error).strip().splitlines() or ["no answer"])[0]
+    cause = "; ".join(p for p in first.split("; ") if "add-on preferences" not in p)
+    return (f"error: the S3D engine cannot start: {cause}; "
+            "pass the engine environment's interpreter with --python PATH (or set S3D_ENGINE_PYTHON)")
+
+
 def marker_path(out_root: str, item: Item) -> str:
     return os.path.join(item.out_dir(out_root), MARKER)
 

@@ -63,17 +63,19 @@ WORKER_NICE = int(os.environ.get("S3D_WORKER_NICE", "10"))
 
 _client: Optional[WorkerClient] = None
 _key: Optional[tuple] = None
+_info: Optional[dict] = None  # the last `info` reply (prefs Check), for the panel's domain gating
 _lock = threading.Lock()
 
 
 def get_client(settings: EngineSettings) -> WorkerClient:
     """The shared worker client for these settings (a change of interpreter restarts it)."""
-    global _client, _key
+    global _client, _key, _info
     key = (settings.python, settings.engine_root, settings.weights_dir)
     with _lock:
         if _client is not None and _key != key:
             _client.shutdown()
             _client = None
+            _info = None  # another engine: what the old one found says nothing
         if _client is None:
             # the worker runs at a lower CPU priority: on a machine with few cores, Blender's UI
             # thread would otherwise wait for CPU time while torch uses every core
@@ -82,6 +84,18 @@ def get_client(settings: EngineSettings) -> WorkerClient:
                                    env={"S3D_WEIGHTS_DIR": settings.weights_dir} if settings.weights_dir else None)
             _key = key
         return _client
+
+
+def remember_info(info: Optional[dict]) -> None:
+    global _info
+    _info = dict(info) if info is not None else None
+
+
+def known_weights() -> Optional[list[str]]:
+    """The weights files the engine reported in its last `info` reply; None before any."""
+    if _info is None:
+        return None
+    return [str(f) for f in _info.get("weights_found") or []]
 
 
 def current_client() -> Optional[WorkerClient]:
