@@ -5,14 +5,40 @@ import bpy
 
 from bpy.app.handlers import persistent
 
-from . import controller, prefs, props
-from .core import messages
+from . import controller, install_ops, prefs, props
+from .core import installer, messages
 
 PREVIEW_SCALE = 6.0  # the mask and front previews, in units of a 20 px icon
 
 
 def _has_progress_widget() -> bool:
     return "progress" in bpy.types.UILayout.bl_rna.functions.keys()  # Blender 4.0+
+
+
+def _engine_box(layout, context) -> None:
+    """Install progress, or the Install Engine button while no engine is set up (cheap: file
+    checks only, nothing is started from draw())."""
+    job = install_ops.current_job()
+    if job is not None and not job.finished:
+        box = layout.box()
+        if _has_progress_widget():
+            box.progress(factor=job.fraction, type="BAR", text=job.stage)
+        else:
+            box.label(text=f"{job.stage} ({job.fraction:.0%})")
+        box.operator("s3d.cancel_install", icon="CANCEL")
+        return
+    if prefs.settings_from_context(context).python:
+        return
+    p = prefs.get_prefs(context)
+    download, _disk = installer.size_estimate(p.install_device.lower() if p is not None else "cpu")
+    box = layout.box()
+    box.label(text="The S3D engine is not installed yet", icon="INFO")
+    box.operator("s3d.install_engine", text=f"Install Engine (~{download:.2f} GB)", icon="IMPORT")
+    if job is not None and job.state == "failed":
+        col = box.column(align=True)
+        col.alert = True
+        for line in messages.wrap(job.message, 40):
+            col.label(text=line)
 
 
 def _domain_row(layout, context, s) -> None:
@@ -38,6 +64,7 @@ class S3D_PT_main(bpy.types.Panel):
         s = context.scene.s3d
         state = context.window_manager.s3d_state
         running = controller.ACTIVE is not None and controller.ACTIVE.state == "running"
+        _engine_box(layout, context)
 
         col = layout.column()
         col.enabled = not running

@@ -47,7 +47,9 @@ def show_prefs():
 
     bpy.context.preferences.active_section = "ADDONS"
     bpy.context.window_manager.addon_search = "S3D"
-    addon_utils.module_bl_info(addon())["show_expanded"] = True
+    for mod in addon_utils.modules(refresh=False):  # the add-on list draws these module objects
+        if mod.__name__ == "s3d":
+            addon_utils.module_bl_info(mod)["show_expanded"] = True
     bpy.ops.screen.userpref_show()
 
 
@@ -76,6 +78,12 @@ def sketch():
             p.co = co
     bpy.context.view_layer.objects.active = obj
     bpy.context.scene.s3d.mesh_resolution = 64
+
+
+def view3d():
+    win = bpy.context.window_manager.windows[0]
+    area = next(a for a in win.screen.areas if a.type == "VIEW_3D")
+    return win, area, next(r for r in area.regions if r.type == "WINDOW")
 
 
 def driver():
@@ -117,11 +125,15 @@ def driver():
         shoot("blender_install_prefs.png", prefs_window())
         st["out"]["manifest"] = addon().install_ops.installed_manifest()
         sketch()
-        win = bpy.context.window_manager.windows[0]
-        area = next(a for a in win.screen.areas if a.type == "VIEW_3D")
-        region = next(r for r in area.regions if r.type == "WINDOW")
+        win, area, region = view3d()
         with bpy.context.temp_override(window=win, area=area, region=region):
-            bpy.ops.view3d.view_axis(type="FRONT")
+            bpy.ops.view3d.view_axis(type="FRONT")  # drawn from the front, as a user would
+            bpy.ops.view3d.view_all()
+        st["phase"] = "generate"
+        return 1.0  # the viewport redraws with its new view before Generate reads it
+    if ph == "generate":
+        win, area, region = view3d()
+        with bpy.context.temp_override(window=win, area=area, region=region):
             bpy.ops.s3d.generate("INVOKE_DEFAULT")
         st["ctl"], st["t_gen"] = addon().controller.ACTIVE, time.monotonic()
         st["phase"] = "generating"
@@ -137,9 +149,7 @@ def driver():
             raise AssertionError("no labelled mesh in the scene after Generate")
         st["out"].update(generate_seconds=round(time.monotonic() - st["t_gen"], 1),
                          vertices=len(obj.data.vertices))
-        win = bpy.context.window_manager.windows[0]
-        area = next(a for a in win.screen.areas if a.type == "VIEW_3D")
-        region = next(r for r in area.regions if r.type == "WINDOW")
+        win, area, region = view3d()
         area.spaces.active.shading.color_type = "VERTEX"
         with bpy.context.temp_override(window=win, area=area, region=region):
             bpy.ops.view3d.view_all()

@@ -112,3 +112,34 @@ def test_last_result_shows_mask_and_front_previews(addon, clean_scene, fake_work
     opened = [(w[1][0], w[3].image) for w in layout.widgets("operator")]
     assert opened == [("s3d.show_image", state().last_mask), ("s3d.show_image", state().last_front)]
     assert all(bpy.data.images[name].preview is not None for _, name in opened)
+
+
+def operators(layout):
+    return [w[1][0] for w in layout.widgets("operator")]
+
+
+def test_the_panel_offers_install_engine_until_there_is_one(addon, clean_scene, monkeypatch):
+    from types import SimpleNamespace
+
+    from s3d import install_ops, prefs, ui
+
+    monkeypatch.setattr(prefs, "settings_from_context", lambda context: SimpleNamespace(python=""))
+    layout = draw_panel(ui.S3D_PT_main, bpy.context)
+    assert operators(layout)[0] == "s3d.install_engine"
+    button = layout.widgets("operator")[0]
+    assert button[2]["text"].startswith("Install Engine (~0.") and "GB)" in button[2]["text"]
+    # while it installs: the stage as progress, and Cancel
+    job = SimpleNamespace(finished=False, fraction=0.4, stage="Installing torch (the large download)", state="running")
+    monkeypatch.setattr(install_ops, "_job", job)
+    layout = draw_panel(ui.S3D_PT_main, bpy.context)
+    assert layout.widgets("progress")[0][2] == {"factor": 0.4, "type": "BAR", "text": job.stage}
+    assert operators(layout)[0] == "s3d.cancel_install"
+    # a failed install says why, in full
+    job.finished, job.state = True, "failed"
+    job.message = "Installing torch (the large download) failed: no connection to the package index; connect"
+    text = " ".join(w[2]["text"] for w in draw_panel(ui.S3D_PT_main, bpy.context).widgets("label"))
+    assert "no connection to the package index; connect" in text
+    # once an engine is there, the panel is about sketches again
+    monkeypatch.setattr(install_ops, "_job", None)
+    monkeypatch.setattr(prefs, "settings_from_context", lambda context: SimpleNamespace(python="/e/bin/python"))
+    assert "s3d.install_engine" not in operators(draw_panel(ui.S3D_PT_main, bpy.context))
