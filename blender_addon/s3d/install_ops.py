@@ -10,14 +10,13 @@ or `<config>/s3d` for a legacy add-on:
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Optional
 
 import bpy
 from bpy.props import StringProperty
 
-from .core import installer
+from .core import installer, weights_files
 
 _job: Optional[installer.InstallJob] = None
 
@@ -201,7 +200,7 @@ class S3D_OT_add_weights(bpy.types.Operator):
 
     def execute(self, context):
         try:
-            name = add_weights_file(Path(bpy.path.abspath(self.filepath)), user_weights_folder(create=True))
+            name = weights_files.add(Path(bpy.path.abspath(self.filepath)), user_weights_folder(create=True))
         except ValueError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -214,21 +213,6 @@ class S3D_OT_add_weights(bpy.types.Operator):
     def invoke(self, context, event):
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
-
-
-def add_weights_file(source: Path, folder: Path) -> str:
-    """Copy `source` (+ sidecar) into `folder` without overwriting; returns the name to use."""
-    if source.suffix != ".safetensors" or not source.is_file():
-        raise ValueError(f"{source} is not a .safetensors file")
-    target = folder / source.name
-    if target.exists():
-        raise ValueError(f"weights named '{source.stem}' already exist in {folder}; rename the file first")
-    for src in (source, source.with_suffix(".json")):
-        if src.is_file():
-            tmp = folder / f".{src.name}.tmp"
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, folder / src.name)
-    return source.stem
 
 
 CLASSES = (S3D_OT_install_engine, S3D_OT_cancel_install, S3D_OT_open_install_log, S3D_OT_add_weights)

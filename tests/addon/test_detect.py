@@ -44,3 +44,40 @@ def test_settings_precedence(monkeypatch):
     s = worker_link.resolve_settings()
     assert s.weights_for("face") == "face" and s.device == "auto"
     assert s.python == (os.path.abspath(detect.quick_guess()) if detect.quick_guess() else "")
+
+
+def test_the_installed_engine_comes_after_explicit_choices(monkeypatch, tmp_path):
+    for key in ("S3D_ENGINE_PYTHON", "S3D_ENGINE_ROOT"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(detect, "quick_guess", lambda: "/checkout/.venv/bin/python")
+    installed = str(tmp_path / "engine" / "bin" / "python")
+    s = worker_link.resolve_settings(installed_python=installed, weights_dir=str(tmp_path / "weights"))
+    assert s.python == installed and s.weights_dir == str(tmp_path / "weights")  # before a checkout's guess
+    assert worker_link.resolve_settings("/prefs/python", installed_python=installed).python == "/prefs/python"
+    monkeypatch.setenv("S3D_ENGINE_PYTHON", "/env/python")
+    assert worker_link.resolve_settings(installed_python=installed).python == "/env/python"
+    monkeypatch.delenv("S3D_ENGINE_PYTHON")
+    assert worker_link.resolve_settings().python == "/checkout/.venv/bin/python"
+    assert worker_link.resolve_settings().weights_dir is None
+
+
+def test_the_worker_gets_the_user_weights_folder(monkeypatch, tmp_path):
+    seen = {}
+
+    class Client:
+        def __init__(self, python, **kw):
+            seen.update(kw, python=python)
+
+        def shutdown(self):
+            pass
+
+    monkeypatch.setattr(worker_link, "WorkerClient", Client)
+    worker_link.shutdown()
+    try:
+        worker_link.get_client(worker_link.EngineSettings("/e/python", None, "{domain}", "cpu", str(tmp_path)))
+        assert seen["python"] == "/e/python" and seen["env"] == {"S3D_WEIGHTS_DIR": str(tmp_path)}
+        worker_link.get_client(worker_link.EngineSettings("/e/python", None, "{domain}", "cpu", None))
+        assert seen["env"] is None  # another folder (none): a new worker, without the variable
+    finally:
+        worker_link._client = None
+        worker_link.shutdown()
