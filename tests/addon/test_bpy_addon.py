@@ -5,7 +5,6 @@ timers or modal handlers, so the modal path is exercised by driving GenerateCont
 step() directly, exactly as the operator's modal() does on each TIMER event.
 """
 import math
-import os
 import time
 
 import pytest

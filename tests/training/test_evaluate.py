@@ -3,7 +3,6 @@ the appearance, exactly 0 when the mapping's z columns are zeroed (the seed then
 nothing), and normalised by the spread over the GT views."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
