@@ -199,6 +199,14 @@ class S3DResult:
     info: dict[str, Any] = field(default_factory=dict)
     options: GenerateOptions | None = None  # what produced it (formats default from here)
     inputs: tuple[str, ...] = ()  # files the result was made from; save() never writes over them
+    # what save() wrote: file name -> (the array or mesh it came from, its manifest entry)
+    saved: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _source(self, kind: str) -> Any:
+        """The object a file of this kind is made from (mesh formats: the mesh)."""
+        named = {"mask": self.mask, "mask_rgb": self.mask_rgb, "front": self.front, "sketch": self.sketch,
+                 "turntable": self.views, "strip": self.views}
+        return named[kind] if kind in named else self.mesh
 
     def _outputs(self, formats: tuple[str, ...], prefix: str) -> dict[str, tuple[str, Callable[[], bytes]]]:
         """kind -> (file name, bytes producer), in writing order (the manifest comes last, apart)."""
@@ -220,12 +228,14 @@ class S3DResult:
         return plan
 
     def save(self, out_dir: str | Path, formats: str | Iterable[str] | None = None, stem: str = "",
-             protect: Iterable[str | os.PathLike] = ()) -> dict[str, Path]:
+             protect: Iterable[str | os.PathLike] = (), reuse: "S3DResult | None" = None) -> dict[str, Path]:
         """Write mesh files, mask PNGs, the front view, a turntable GIF + strip and the manifest
         `result.json`; returns {kind: path}. `formats` defaults to the options' formats; `protect`
         (with `self.inputs`) names input files that must never be written over; the options are
-        recorded for `is_complete`. Raises S3DError (OutputError) with one line, leaving no
-        partial file and no manifest that says complete."""
+        recorded for `is_complete`. `reuse`: an earlier result of the same run (the worker's
+        mesh-first partial) whose files made from the *same objects* are kept, not exported
+        again, while they still have the size it wrote. Raises S3DError (OutputError) with one
+        line, leaving no partial file and no manifest that says complete."""
         out, prefix = Path(out_dir), f"{stem}_" if stem else ""
         formats = formats or (self.options or GenerateOptions()).formats
         formats = parse_formats(formats) if self.mesh is not None else ()
@@ -244,9 +254,16 @@ class S3DResult:
         entries: dict[str, dict[str, Any]] = {}
         try:
             for kind, (name, produce) in plan.items():
+                source = self._source(kind)
+                prior = reuse.saved.get(name) if reuse is not None and reuse is not self else None
+                if prior is not None and prior[0] is source and _has_size(out / name, prior[1]["size"]):
+                    files[kind], entries[name] = out / name, prior[1]
+                    self.saved[name] = prior
+                    continue
                 data = produce()
                 files[kind] = write_bytes_atomic(out / name, data)
                 entries[name] = {"kind": kind, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                self.saved[name] = (source, entries[name])
         except BaseException:
             for path in files.values():
                 path.unlink(missing_ok=True)
@@ -280,3 +297,11 @@ class S3DResult:
         except OSError:
             return False
         return True
+
+
+def _has_size(path: Path, size: int) -> bool:
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == size

@@ -175,14 +175,17 @@ def generate(cache: PipelineCache, msg: dict, progress: Progress, emit: Emit) ->
     t_load = time.perf_counter() - t0
     progress("start", 0.0)
 
+    early: list = []
+
     def on_mesh(partial) -> None:
         files = partial.save(Path(out_dir))
+        early.append(partial)
         emit({"id": rid, "event": "mesh", **_describe(pipe, partial, files, opts)})
 
     result = pipe(sketch, opts, progress=progress, on_mesh=on_mesh)
     progress("save", 0.95)
     t1 = time.perf_counter()
-    files = result.save(Path(out_dir))
+    files = result.save(Path(out_dir), reuse=early[-1] if early else None)  # the mesh is not exported twice
     timings = {k: float(v) for k, v in result.timings.items()}
     timings.update(worker_load=t_load, worker_save=time.perf_counter() - t1, worker_total=time.perf_counter() - t0)
     emit({"id": rid, "event": "result", **_describe(pipe, result, files, opts), "timings": timings})

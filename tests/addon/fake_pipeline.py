@@ -36,7 +36,7 @@ class FakeResult:
         self.mesh, self.mask, self.mask_rgb, self.front, self.timings = mesh, mask, mask_rgb, front, timings
         self.formats = formats
 
-    def save(self, out_dir):
+    def save(self, out_dir, reuse=None):  # S3DResult.save's signature; the fake always writes
         formats = self.formats
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

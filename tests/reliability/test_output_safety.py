@@ -328,3 +328,42 @@ def test_result_json_is_valid_json_with_the_old_fields(tmp_path):
     files = make_result().save(tmp_path, formats="ply")
     summary = json.loads(files["summary"].read_text())
     assert summary["files"]["ply"] == "mesh.ply" and summary["seed"] == 0 and summary["domain"] == "face"
+
+
+# ---------------------------------------------------------------------------------------------
+# Mesh first, then the rest: the final save reuses what the partial save wrote
+# ---------------------------------------------------------------------------------------------
+
+
+def test_final_save_keeps_the_files_the_mesh_first_save_wrote(tmp_path):
+    import dataclasses
+
+    final = make_result()
+    partial = dataclasses.replace(final, front=None, views=[])  # the worker's mesh event: no renders yet
+    first = partial.save(tmp_path, formats="glb,ply")
+    inode = {k: first[k].stat().st_ino for k in ("glb", "ply", "mask")}
+    files = final.save(tmp_path, formats="glb,ply", reuse=partial)
+    assert {k: files[k].stat().st_ino for k in inode} == inode  # not written again (an atomic write renames)
+    assert files["front"].is_file() and files["turntable"].is_file()  # the renders are new
+    assert is_complete(tmp_path)
+    entries = read_manifest(tmp_path)["manifest"]["files"]
+    assert set(entries) == {"mesh.glb", "mesh.ply", "mask.png", "mask_rgb.png", "sketch.png", "front.png",
+                            "turntable.gif", "turntable_strip.png"}
+
+
+def test_reuse_needs_the_same_source_and_the_same_file(tmp_path):
+    import dataclasses
+
+    final = make_result()
+    partial = dataclasses.replace(final)
+    partial.save(tmp_path, formats="ply")
+    other = make_result()  # an equal mesh, but another object: exported again
+    ply = tmp_path / "mesh.ply"
+    before = ply.stat().st_ino
+    other.save(tmp_path, formats="ply", reuse=partial)
+    assert ply.stat().st_ino != before
+    partial.save(tmp_path, formats="ply")
+    ply.write_bytes(ply.read_bytes() + b"x")  # changed on disk since: written again
+    changed = ply.stat().st_ino
+    final.save(tmp_path, formats="ply", reuse=partial)
+    assert ply.stat().st_ino != changed and is_complete(tmp_path)
