@@ -34,6 +34,8 @@ def test_fir_filter():
     (1, 2, (1, 1, 1, 1), 1.0),      # downsample2d
     (1, 1, (3, 2, 3, 2), 1.0),      # plain FIR with padding
     (2, 1, (-1, 0, 1, -2), 4.0),    # negative padding crops
+    (2, 1, (5, 4, -3, 0), 4.0),     # the transposed-conv path: more padding than the filter adds
+    (3, 1, (2, 2, 1, 3), 9.0),      # and another factor
 ])
 def test_upfirdn2d(up, down, pad, gain):
     x = rand(2, 3, 7, 6, seed=1)
