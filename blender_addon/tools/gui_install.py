@@ -60,23 +60,9 @@ def prefs_window():
 
 def sketch():
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from sketch_strokes import face_strokes
+    from sketch_strokes import add_sketch_object
 
-    data = bpy.data.grease_pencils.new("Face sketch")
-    obj = bpy.data.objects.new("Face sketch", data)
-    bpy.context.scene.collection.objects.link(obj)
-    mat = bpy.data.materials.new("Ink")
-    bpy.data.materials.create_gpencil_data(mat)
-    data.materials.append(mat)
-    frame = data.layers.new("Lines").frames.new(1)
-    for pts in face_strokes():
-        stroke = frame.strokes.new()
-        stroke.display_mode = "3DSPACE"
-        stroke.line_width = 40
-        stroke.points.add(len(pts))
-        for p, co in zip(stroke.points, pts):
-            p.co = co
-    bpy.context.view_layer.objects.active = obj
+    add_sketch_object(bpy)
     bpy.context.scene.s3d.mesh_resolution = 64
 
 

@@ -19,7 +19,7 @@ sys.path.insert(0, HERE)
 
 import s3d  # noqa: E402
 from s3d import controller  # noqa: E402
-from sketch_strokes import face_strokes  # noqa: E402
+from sketch_strokes import add_sketch_object  # noqa: E402
 
 OUT = sys.argv[sys.argv.index("--") + 1] if "--" in sys.argv else "docs/img"
 os.makedirs(OUT, exist_ok=True)
@@ -36,26 +36,8 @@ def window_area():
 def setup():
     for obj in list(bpy.data.objects):
         bpy.data.objects.remove(obj)
-    data = bpy.data.grease_pencils.new("Face sketch")
-    obj = bpy.data.objects.new("Face sketch", data)
-    bpy.context.scene.collection.objects.link(obj)
-    mat = bpy.data.materials.new("Ink")
-    bpy.data.materials.create_gpencil_data(mat)
-    mat.grease_pencil.color = (0.02, 0.02, 0.02, 1.0)
-    data.materials.append(mat)
-    layer = data.layers.new("Lines")
-    frame = layer.frames.new(1)
-    for pts in face_strokes():
-        st = frame.strokes.new()
-        st.display_mode = "3DSPACE"
-        st.line_width = 40
-        st.points.add(len(pts))
-        for p, co in zip(st.points, pts):
-            p.co = co
-            p.pressure = 1.0
+    obj = add_sketch_object(bpy)
     obj.location = (-0.9, 0.0, 0.0)
-    obj.select_set(True)
-    bpy.context.view_layer.objects.active = obj
     bpy.context.scene.cursor.location = (0.9, 0.0, 0.0)
     s = bpy.context.scene.s3d
     s.mesh_resolution = 128

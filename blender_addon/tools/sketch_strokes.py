@@ -1,5 +1,6 @@
 """The face sketch the GUI tools draw (screenshots.py, gui_install.py): 3D strokes in the
-XZ plane (front view), as lists of xyz."""
+XZ plane (front view), as lists of xyz, and the Grease Pencil object holding them (Blender 3.4's
+GP API, the one Debian's blender has)."""
 import math
 
 
@@ -15,3 +16,26 @@ def face_strokes():
     c.append([(-0.22 + 0.44 * t / 16, 0, -0.38 - 0.06 * math.sin(math.pi * t / 16)) for t in range(17)])
     c.append([(-0.6 + 1.2 * t / 30, 0, 0.5 + 0.25 * math.sin(math.pi * t / 30)) for t in range(31)])
     return c
+
+
+def add_sketch_object(bpy, name="Face sketch"):
+    """A Grease Pencil object with face_strokes(), black ink, made the active object."""
+    data = bpy.data.grease_pencils.new(name)
+    obj = bpy.data.objects.new(name, data)
+    bpy.context.scene.collection.objects.link(obj)
+    mat = bpy.data.materials.new("Ink")
+    bpy.data.materials.create_gpencil_data(mat)
+    mat.grease_pencil.color = (0.02, 0.02, 0.02, 1.0)
+    data.materials.append(mat)
+    frame = data.layers.new("Lines").frames.new(1)
+    for pts in face_strokes():
+        stroke = frame.strokes.new()
+        stroke.display_mode = "3DSPACE"
+        stroke.line_width = 40
+        stroke.points.add(len(pts))
+        for p, co in zip(stroke.points, pts):
+            p.co = co
+            p.pressure = 1.0
+    obj.select_set(True)
+    bpy.context.view_layer.objects.active = obj
+    return obj
