@@ -28,7 +28,7 @@ def test_seed_diversity_follows_z(test_views):
     with torch.no_grad():
         G.backbone.mapping.fc0.weight[:, :G.config.generator.z_dim] = 0.0  # z no longer reaches w
     d0 = evaluate.seed_diversity(G, test_views, identities=2, seeds=3)
-    assert d0["spread_seeds"] == 0.0 and d0["ratio"] == 0.0
+    assert d0["spread_seeds"] < 1e-9 and d0["ratio"] < 1e-8  # float rounding only
     assert d0["spread_people"] == d["spread_people"]  # the GT side does not depend on G
 
 
