@@ -120,3 +120,21 @@ def class_weights_from_counts(counts: torch.Tensor, power: float = 0.5, cap: flo
     w = torch.where(freq > 0, freq.clamp_min(1e-12) ** -power, torch.zeros_like(freq))
     w = w / (w * freq).sum().clamp_min(1e-12)
     return w.clamp(max=cap).float()
+
+
+def part_colour_loss(features: torch.Tensor, sdf: torch.Tensor, labels: torch.Tensor, part_ids: torch.Tensor,
+                     colours: torch.Tensor, band: float) -> torch.Tensor:
+    """What the palette code (training.appearance.PaletteCode) asks for, without the texture noise:
+    for each sample b and part p, the mean predicted albedo (first 3 features, (B, K)) over its
+    points of that part within `band` of the surface, against the part's base colour
+    colours (B, P, 3). L1, averaged over the (b, p) that have points; 0 if none has.
+
+        mean_bp = sum_k m_bpk a_bk / sum_k m_bpk,  m_bpk = [labels_bk == part_p] [|sdf_bk| < band]"""
+    near = sdf.float().abs() < band
+    m = ((labels[..., None] == part_ids.to(labels.device)) & near[..., None]).to(features.dtype)  # (B, K, P)
+    counts = m.sum(1)  # (B, P)
+    means = torch.einsum("bkp,bkc->bpc", m, features[..., :3]) / counts.clamp_min(1.0)[..., None]
+    valid = counts > 0
+    if not bool(valid.any()):
+        return features.sum() * 0.0
+    return (means - colours.to(features.dtype)).abs()[valid].mean()

@@ -40,7 +40,7 @@ from s3d_engine.weights import load_into, load_weights, save_weights
 from .appearance import PALETTE_PARTS, AppearanceEncoder, PaletteCode, kl_to_standard_normal, reparameterise
 from .arrays import Arrays, load_folder
 from .field_samples import FieldSamples, load_field_samples
-from .losses import class_weights_from_counts, field_loss, ray_targets, render_loss, sr_loss
+from .losses import class_weights_from_counts, field_loss, part_colour_loss, ray_targets, render_loss, sr_loss
 from .render_train import render_stratified
 
 
@@ -86,6 +86,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--kl-weight", type=float, default=0.0, help="cVAE appearance encoder's KL weight (0 = z ~ N(0, I))")
     ap.add_argument("--palette-z", action="store_true",
                     help="z's first dims = the identity's whitened base colours (training.appearance.PaletteCode; needs --field)")
+    ap.add_argument("--w-palette", type=float, default=5.0,
+                    help="with --palette-z: weight of the per-part mean-colour loss (training.losses.part_colour_loss)")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N samples")
     return ap.parse_args(argv)
 
@@ -141,7 +143,8 @@ class Trainer:
         self.k = self.G.decoder.output_dim
         self.C = config.num_classes
         self.weights = {"rgb": args.w_rgb, "sem": args.w_sem, "alpha": args.w_alpha, "depth": args.w_depth,
-                        "density": args.w_density, "label3d": args.w_label3d, "albedo": args.w_albedo}
+                        "density": args.w_density, "label3d": args.w_label3d, "albedo": args.w_albedo,
+                        "palette": args.w_palette}
         self.sr_params, self.main_params = sr_params, main
         self.field_row = field.row_of() if field is not None else None
         self.class_weights = None
@@ -158,6 +161,8 @@ class Trainer:
             names = label_set(config.domain).names
             self.palette = PaletteCode.fit(field.sdf, field.labels, field.albedo,
                                            {n: names.index(n) for n in PALETTE_PARTS[config.domain]}, args.label_band)
+            self.palette_parts = torch.tensor([names.index(n) for n in self.palette.parts])
+            self.palette_colours = torch.from_numpy(self.palette.colours)
         self.skipped = 0
         self.sr_skipped = 0
         self.step = 0
@@ -231,6 +236,9 @@ class Trainer:
             out3d = G.decoder(sample_from_planes(planes, b["f_points"], G.render_options.box_warp))
             f3 = field_loss(out3d["sigma"], out3d["rgb"], {"sdf": b["f_sdf"], "labels": b["f_labels"], "albedo": b["f_albedo"]},
                             self.k, self.C, self.config.mesh_level, args.density_slope, args.label_band, self.class_weights)
+            if self.palette is not None:
+                f3["palette"] = part_colour_loss(out3d["rgb"], b["f_sdf"], b["f_labels"], self.palette_parts,
+                                                 self.palette_colours[b["field_row"]], args.label_band)
             for name, value in f3.items():
                 losses[name] = value
                 losses["total"] = losses["total"] + self.weights[name] * value

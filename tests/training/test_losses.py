@@ -123,3 +123,25 @@ def test_class_weights_from_counts_by_hand():
     assert w.tolist() == pytest.approx([500.5, 0.5005], rel=1e-6)
     assert class_weights_from_counts(torch.zeros(3)).tolist() == [0.0, 0.0, 0.0]  # nothing counted yet
     assert class_weights_from_counts(torch.tensor([0, 1])).tolist() == [0.0, 1.0]  # one pixel of one class
+
+
+def test_part_colour_loss_by_hand():
+    from training.losses import part_colour_loss
+
+    # one sample, 4 points: two skin (label 1) near the surface, one skin far away, one hair (2)
+    feats = torch.zeros(1, 4, 6)
+    feats[0, 0, :3] = torch.tensor([0.2, 0.4, 0.6])
+    feats[0, 1, :3] = torch.tensor([0.4, 0.4, 0.2])  # skin mean: (0.3, 0.4, 0.4)
+    feats[0, 2, :3] = torch.tensor([9.0, 9.0, 9.0])  # far from the surface: ignored
+    feats[0, 3, :3] = torch.tensor([0.1, 0.1, 0.1])
+    sdf = torch.tensor([[0.0, 0.01, 0.5, -0.01]])
+    labels = torch.tensor([[1, 1, 1, 2]])
+    colours = torch.tensor([[[0.3, 0.5, 0.4], [0.1, 0.1, 0.4], [0.0, 0.0, 0.0]]])  # skin, hair, cloth (absent)
+    loss = part_colour_loss(feats, sdf, labels, torch.tensor([1, 2, 7]), colours, band=0.02)
+    # skin |(0.3,0.4,0.4)-(0.3,0.5,0.4)| = (0, 0.1, 0); hair |(0.1,0.1,0.1)-(0.1,0.1,0.4)| = (0, 0, 0.3)
+    assert float(loss) == pytest.approx((0.1 + 0.3) / 6, abs=1e-6)
+    none = part_colour_loss(feats, sdf, labels, torch.tensor([7]), colours[:, 2:], band=0.02)
+    assert float(none) == 0.0
+    feats.requires_grad_(True)
+    part_colour_loss(feats, sdf, labels, torch.tensor([1, 2]), colours[:, :2], band=0.02).backward()
+    assert feats.grad[0, 2].abs().sum() == 0 and feats.grad[0, 0, :3].abs().sum() > 0

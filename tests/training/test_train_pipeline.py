@@ -93,6 +93,8 @@ def test_palette_z_carries_each_identity_code(arrays, tmp_path):
     b = trainer.batch()
     z, extra = trainer.sample_z(b)
     assert extra == {} and z.shape[1] == trainer.config.generator.z_dim
+    log = (tmp_path / "gen" / "log.jsonl").read_text()
+    assert "\"palette\": " in log  # the per-part colour loss is trained
     np.testing.assert_array_equal(z[:, :pal.dim].numpy(), pal.codes[b["field_row"].numpy()])
     with pytest.raises(SystemExit, match="add --field"):
         train_generator.run(train_generator.parse_args(
