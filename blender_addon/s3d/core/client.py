@@ -328,7 +328,7 @@ class WorkerClient:
     def _on_exit(self, returncode: Any) -> None:
         base = f"the engine worker stopped unexpectedly (exit code {returncode})"
         if self._stderr_thread is not None:
-            self._stderr_thread.join(0.25)  # let the last lines of a crash arrive
+            self._stderr_thread.join(1.0)  # the last lines of a crash: EOF is imminent, the process has exited
         self.last_exit = base
         for req in list(self.requests.values()):
             if not req.finished:
