@@ -67,9 +67,10 @@ def sketch():
 
 
 def view3d():
-    win = bpy.context.window_manager.windows[0]
-    area = next(a for a in win.screen.areas if a.type == "VIEW_3D")
-    return win, area, next(r for r in area.regions if r.type == "WINDOW")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from sketch_strokes import view3d_area
+
+    return view3d_area(bpy)
 
 
 def driver():

@@ -19,7 +19,7 @@ sys.path.insert(0, HERE)
 
 import s3d  # noqa: E402
 from s3d import controller  # noqa: E402
-from sketch_strokes import add_sketch_object  # noqa: E402
+from sketch_strokes import add_sketch_object, view3d_area  # noqa: E402
 
 OUT = sys.argv[sys.argv.index("--") + 1] if "--" in sys.argv else "docs/img"
 os.makedirs(OUT, exist_ok=True)
@@ -27,10 +27,7 @@ state = {"phase": "setup", "t": 0.0, "shots": []}
 
 
 def window_area():
-    win = bpy.context.window_manager.windows[0]
-    area = next(a for a in win.screen.areas if a.type == "VIEW_3D")
-    region = next(r for r in area.regions if r.type == "WINDOW")
-    return win, area, region
+    return view3d_area(bpy)
 
 
 def setup():

@@ -39,3 +39,10 @@ def add_sketch_object(bpy, name="Face sketch"):
     obj.select_set(True)
     bpy.context.view_layer.objects.active = obj
     return obj
+
+
+def view3d_area(bpy):
+    """(window, 3D view area, its main region) of the first window."""
+    win = bpy.context.window_manager.windows[0]
+    area = next(a for a in win.screen.areas if a.type == "VIEW_3D")
+    return win, area, next(r for r in area.regions if r.type == "WINDOW")
