@@ -3,8 +3,8 @@
 * `sketch_sheet`: one row per sketch: the sketch, the U-Net mask, the super-resolved front
   render, and the mesh's own part labels z-buffered from the front and from a three-quarter view
   (`training.data.gt_mesh.rasterize_mesh`: the triangles the user gets, not a volume render).
-* `seed_sheet`: one mask, several seeds: the seed picks the appearance (cVAE prior, see
-  `training.appearance`), the mask the shape.
+* `seed_sheet`: one mask, several seeds: the seed picks the appearance (the palette code's
+  prior, see `training.appearance`), the mask the shape.
 
     python -m training.figures --weights face --sketches examples/face_sketch.png other.png \
         --out docs/img/sketch_to_mesh_face.png --seeds-out docs/img/seeds_face.png

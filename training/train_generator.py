@@ -6,9 +6,10 @@ mapping (as in pix2pix3D); a target view B of the same identity (any of its view
 pix2pix3D's reconstruction case) is rendered on a random subset of its pixel rays and supervised
 with RGB, semantics, opacity and depth (`training.losses.render_loss`). With `--field` the field
 is also supervised directly in 3D at `--points` points per identity (`training.field_samples`:
-density from the signed distance, part labels and albedo; `training.losses.field_loss`), and
-with `--kl-weight` > 0 the appearance z comes from a cVAE posterior of the input view's RGB
-(`training.appearance`), so that at inference the seed picks an appearance. Every `--sr-every`
+density from the signed distance, part labels and albedo; `training.losses.field_loss`). So that
+at inference the seed picks an appearance, z carries the identity's whitened base colours with
+`--palette-z` (`training.appearance.PaletteCode`, plus the per-part colour loss `--w-palette`),
+or comes from a cVAE posterior of the input view's RGB with `--kl-weight` > 0. Every `--sr-every`
 steps the super-resolution blocks are trained on a full neural rendering of one sample, with the
 raw branch detached (L1 RGB + CE at the output resolution).
 
