@@ -2,8 +2,9 @@
 
 Search order: $S3D_WEIGHTS_DIR (when set; the add-on points it at the user's own weights folder),
 then `shipped_weights/` inside the package (the wheel that `build_addon.py` builds carries the
-face and cat files there), then `weights/` beside the package (a checkout). A name is a file stem in one of those folders; a path
-(anything ending in .safetensors or holding a separator) is taken as it is.
+face and cat files there), then `weights/` beside the package (a checkout). A name is a file
+stem in one of those folders; a path (anything ending in .safetensors or holding a separator)
+is taken as it is.
 """
 from __future__ import annotations
 

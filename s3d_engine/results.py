@@ -256,7 +256,7 @@ class S3DResult:
             for kind, (name, produce) in plan.items():
                 source = self._source(kind)
                 prior = reuse.saved.get(name) if reuse is not None and reuse is not self else None
-                if prior is not None and prior[0] is source and _has_size(out / name, prior[1]["size"]):
+                if prior is not None and prior[0] is source and _is_regular_file(out / name, prior[1]["size"]):
                     files[kind], entries[name] = out / name, prior[1]
                     self.saved[name] = prior
                     continue
@@ -287,10 +287,9 @@ class S3DResult:
     def _remove_stale(path: Path, size: int | None, inputs: list) -> bool:
         """Remove a file an earlier run wrote, if it still has the size that run recorded (never
         an input, a link, a folder, or a file someone has since replaced)."""
+        if not _is_regular_file(path, size):
+            return False
         try:
-            info = path.lstat()
-            if not stat.S_ISREG(info.st_mode) or (size is not None and info.st_size != size):
-                return False
             if any(_same_file(path, p) for p in inputs):
                 return False
             path.unlink()
@@ -299,9 +298,10 @@ class S3DResult:
         return True
 
 
-def _has_size(path: Path, size: int) -> bool:
+def _is_regular_file(path: Path, size: int | None = None) -> bool:
+    """A regular file (not a link or a folder) of `size` bytes, when a size is given."""
     try:
         info = path.lstat()
     except OSError:
         return False
-    return stat.S_ISREG(info.st_mode) and info.st_size == size
+    return stat.S_ISREG(info.st_mode) and (size is None or info.st_size == size)

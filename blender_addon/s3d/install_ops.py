@@ -16,7 +16,7 @@ from typing import Optional
 import bpy
 from bpy.props import StringProperty
 
-from .core import installer, weights_files
+from .core import installer, weights_files, worker_link
 
 _job: Optional[installer.InstallJob] = None
 
@@ -86,8 +86,6 @@ def _redraw(context) -> None:
 
 
 def _finished(op, context, job: installer.InstallJob) -> set:
-    from .core import worker_link
-
     if job.state == "done":
         worker_link.shutdown()  # the next Generate starts the new engine
         prefs = _prefs(context)
@@ -204,8 +202,6 @@ class S3D_OT_add_weights(bpy.types.Operator):
         except ValueError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        from .core import worker_link
-
         worker_link.shutdown()  # the worker learns the folder on its next start
         self.report({"INFO"}, f"Added weights '{name}': use it as the Weights name in these preferences")
         return {"FINISHED"}

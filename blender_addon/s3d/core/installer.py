@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from .client import worker_env
+
 MANIFEST = "s3d_install.json"
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
 CUDA_INDEX_TAG = "cu126"
@@ -52,8 +54,8 @@ SIZE_ESTIMATE_GB = {
 
 
 def system() -> str:
-    name = platform.system().lower()
-    return {"win32": "windows", "cygwin": "windows"}.get(name, name)
+    """'linux', 'windows' or 'darwin'."""
+    return platform.system().lower()
 
 
 def available_devices(nvidia: Optional[bool] = None) -> list[str]:
@@ -192,7 +194,6 @@ class InstallJob:
         self.message = ""
         self.result: dict = {}
         self.started = 0.0
-        self.seconds = 0.0
         self._cancel = threading.Event()
         self._proc: Optional[subprocess.Popen] = None
         self._thread: Optional[threading.Thread] = None
@@ -251,15 +252,12 @@ class InstallJob:
             self.message = f"Install failed: {exc}. Full log: {self.log_path}"
             self.state = "failed"
         finally:
-            self.seconds = time.monotonic() - self.started
             if self.state != "done":
                 shutil.rmtree(plan.partial, ignore_errors=True)
 
     def _call(self, step: Step, log) -> tuple[int, str]:
-        env = dict(os.environ)
-        for key in ("PYTHONHOME", "PYTHONPATH", "PYTHONNOUSERSITE", "PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__"):
-            env.pop(key, None)  # Blender's own Python settings must not leak into pip or the venv
-        env["PYTHONUNBUFFERED"] = "1"
+        env = worker_env()  # Blender's own Python settings must not leak into pip or the venv
+        env.pop("PYTHONPATH", None)  # nor anyone's path: the venv holds everything it needs
         kwargs = {"start_new_session": True} if os.name != "nt" else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
         self._proc = subprocess.Popen(list(step.argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, text=True, errors="replace", env=env, **kwargs)
