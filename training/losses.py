@@ -70,12 +70,25 @@ def render_loss(features: torch.Tensor, depth: torch.Tensor, opacity: torch.Tens
     return {"total": total, "rgb": l_rgb, "sem": l_sem, "alpha": l_alpha, "depth": l_depth}
 
 
-def sr_loss(image: torch.Tensor, semantic: torch.Tensor, rgb_target: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Super-resolved RGB (B, 3, R, R) and logits (B, C, R, R): L1 + CE over all pixels
-    (the SR branch must also learn the background class from the empty raw semantics)."""
+def sr_loss(image: torch.Tensor, semantic: torch.Tensor, rgb_target: torch.Tensor, labels: torch.Tensor,
+            class_weights: torch.Tensor | None = None, dice_weight: float = 0.0) -> dict[str, torch.Tensor]:
+    """Super-resolved RGB (B, 3, R, R) and logits (B, C, R, R): L1 + CE over all pixels (the SR
+    branch must also learn the background class from the empty raw semantics)
+    + dice_weight * multi-class Dice.
+
+    The SR semantic head adds a learned residual to the upsampled raw logits; with a plain CE
+    the residual learns to favour the big classes (skin, hair, background), and eyes, brows and
+    mouth, a few pixels each, are never the argmax. `class_weights` (C,) balance the CE and the
+    Dice term scores every class present equally, as in the U-Net's loss."""
     l1 = (image - rgb_target).abs().mean()
-    ce = F.cross_entropy(semantic, labels.long())
-    return {"total": l1 + ce, "sr_rgb": l1, "sr_sem": ce}
+    ce = F.cross_entropy(semantic, labels.long(), weight=class_weights)
+    out = {"sr_rgb": l1, "sr_sem": ce}
+    total = l1 + ce
+    if dice_weight > 0:
+        out["sr_dice"] = dice_loss(semantic, labels)
+        total = total + dice_weight * out["sr_dice"]
+    out["total"] = total
+    return out
 
 
 def density_target(sdf: torch.Tensor, level: float, slope: float, low: float = -20.0, high: float = 40.0) -> torch.Tensor:

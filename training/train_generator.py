@@ -60,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--sr-lr", type=float, default=1e-3)
     ap.add_argument("--sr-clip", type=float, default=1.0, help="gradient-norm clip of the SR update")
     ap.add_argument("--sr-every", type=int, default=4)
+    ap.add_argument("--sr-class-power", type=float, default=0.0,
+                    help="SR semantic CE weights ~ pixel frequency^-power over the training masks (0 = plain CE)")
+    ap.add_argument("--w-sr-dice", type=float, default=0.0, help="weight of the SR semantic head's Dice term")
     ap.add_argument("--clip", type=float, default=50.0, help="gradient-norm clip (spikes only)")
     ap.add_argument("--ema-halflife", type=float, default=100.0, help="EMA half-life in steps (0 = off)")
     ap.add_argument("--w-rgb", type=float, default=1.0)
@@ -153,6 +156,10 @@ class Trainer:
             near = np.abs(field.sdf.astype(np.float32)) < args.label_band
             counts = np.bincount(field.labels[near], minlength=self.C)[:self.C]
             self.class_weights = class_weights_from_counts(torch.from_numpy(counts))
+        self.sr_class_weights = None
+        if args.sr_class_power > 0:
+            counts = np.bincount(arrays.labels.reshape(-1), minlength=self.C)[:self.C]
+            self.sr_class_weights = class_weights_from_counts(torch.from_numpy(counts), power=args.sr_class_power)
         self.palette = None
         if args.palette_z:
             if field is None:
@@ -299,7 +306,7 @@ class Trainer:
         if rgb.shape[-1] != R:
             rgb = F.interpolate(rgb, size=(R, R), mode="area" if rgb.shape[-1] > R else "bilinear")
             labels = F.interpolate(labels[:, None].float(), size=(R, R), mode="nearest")[:, 0].long()
-        losses = sr_loss(image, sem, rgb, labels)
+        losses = sr_loss(image, sem, rgb, labels, self.sr_class_weights, self.args.w_sr_dice)
         if not torch.isfinite(losses["total"]):  # skip a bad batch rather than poison the SR weights
             self.sr_skipped += 1
             return {"sr_skipped": float(self.sr_skipped)}

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from training.losses import class_weights_from_counts, dice_loss, unet_loss
+from training.losses import class_weights_from_counts, dice_loss, sr_loss, unet_loss
 
 L3 = math.log(3.0)
 
@@ -106,6 +106,28 @@ def test_unet_loss_class_weighted_cross_entropy():
     out = unet_loss(logits, torch.zeros(2, 3, 7), target, None, class_weights=weights)
     assert float(out["ce"]) == pytest.approx((4 * math.log(4 / 3) + 6 * math.log(2)) / 10, rel=1e-6)
     assert float(out["total"]) == pytest.approx(float(out["ce"]) + DICE, rel=1e-5)
+
+
+def test_sr_loss_terms_by_hand():
+    logits, target = two_images()
+    image = torch.zeros(2, 3, 1, 2, dtype=torch.float64)
+    rgb = torch.full((2, 3, 1, 2), -0.25, dtype=torch.float64)  # L1 0.25 everywhere
+    out = sr_loss(image, logits, rgb, target)
+    assert float(out["sr_rgb"]) == pytest.approx(0.25)
+    assert float(out["sr_sem"]) == pytest.approx(CE, rel=1e-6)
+    assert float(out["total"]) == pytest.approx(0.25 + CE, rel=1e-6)
+    assert "sr_dice" not in out  # plain CE unless a Dice weight is given
+
+
+def test_sr_loss_balances_the_semantic_head():
+    logits, target = two_images()
+    image = rgb = torch.zeros(2, 3, 1, 2, dtype=torch.float64)
+    weights = torch.tensor([1.0, 3.0], dtype=torch.float64)
+    out = sr_loss(image, logits, rgb, target, class_weights=weights, dice_weight=0.5)
+    weighted_ce = (4 * math.log(4 / 3) + 6 * math.log(2)) / 10  # as in the U-Net's weighted CE above
+    assert float(out["sr_sem"]) == pytest.approx(weighted_ce, rel=1e-6)
+    assert float(out["sr_dice"]) == pytest.approx(DICE, rel=1e-5)
+    assert float(out["total"]) == pytest.approx(weighted_ce + 0.5 * DICE, rel=1e-5)
 
 
 def test_class_weights_from_counts_by_hand():

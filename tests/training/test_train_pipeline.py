@@ -99,3 +99,18 @@ def test_palette_z_carries_each_identity_code(arrays, tmp_path):
     with pytest.raises(SystemExit, match="add --field"):
         train_generator.run(train_generator.parse_args(
             ["--data", "-", "--out", str(tmp_path / "g2"), "--config", "tiny", "--steps", "1", "--palette-z"]), arrays)
+
+
+def test_sr_only_balances_the_semantic_head(arrays, tmp_path):
+    args = train_generator.parse_args([
+        "--data", "-", "--out", str(tmp_path / "sr"), "--config", "tiny", "--steps", "2", "--sr-only",
+        "--log-every", "1", "--threads", "2", "--sr-class-power", "0.5", "--w-sr-dice", "1"])
+    trainer = train_generator.run(args, arrays)
+    w = trainer.sr_class_weights
+    counts = np.bincount(arrays.labels.reshape(-1), minlength=w.shape[0])
+    present = counts > 0
+    assert (w[torch.from_numpy(~present)] == 0).all() and (w[torch.from_numpy(present)] > 0).all()
+    rare, common = int(np.argmin(np.where(present, counts, counts.max() + 1))), int(np.argmax(counts))
+    assert w[rare] > w[common]  # the rarest class present weighs more than the most common
+    log = [json.loads(line) for line in (tmp_path / "sr" / "log.jsonl").read_text().splitlines()]
+    assert {"sr_sem", "sr_dice"} <= set(log[-1])
