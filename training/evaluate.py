@@ -59,8 +59,8 @@ SEED_IDENTITIES = 3
 
 
 @torch.no_grad()
-def predict_masks(U: UNetStyleDistil, sketches: np.ndarray, batch: int = 16) -> np.ndarray:
-    """U-Net argmax masks of uint8 sketches (N, H, W), resized to the U-Net's resolution."""
+def predict_logits(U: UNetStyleDistil, sketches: np.ndarray, batch: int = 16) -> torch.Tensor:
+    """U-Net logits (N, C, R, R) of uint8 sketches (N, H, W), resized to the U-Net's resolution R."""
     U.eval()
     res = U.config.resolution
     out = []
@@ -68,8 +68,13 @@ def predict_masks(U: UNetStyleDistil, sketches: np.ndarray, batch: int = 16) -> 
         x = torch.from_numpy(sketches[i:i + batch].astype(np.float32) / 255.0)[:, None]
         if x.shape[-1] != res:
             x = torch.nn.functional.interpolate(x, size=(res, res), mode="bilinear", antialias=True)
-        out.append(U(x)[0].argmax(1).to(torch.uint8).numpy())
-    return np.concatenate(out)
+        out.append(U(x)[0])
+    return torch.cat(out)
+
+
+def predict_masks(U: UNetStyleDistil, sketches: np.ndarray, batch: int = 16) -> np.ndarray:
+    """U-Net argmax masks (N, R, R) uint8 of uint8 sketches (N, H, W)."""
+    return predict_logits(U, sketches, batch).argmax(1).to(torch.uint8).numpy()
 
 
 @torch.no_grad()
