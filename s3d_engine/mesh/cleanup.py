@@ -18,7 +18,9 @@ def largest_component(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarr
     face_comp = comp[faces[:, 0]]
     keep_comp = np.bincount(face_comp).argmax()
     kept_faces = faces[face_comp == keep_comp]
-    used = np.unique(kept_faces)
+    used = np.zeros(n, dtype=bool)  # a mask, not np.unique: no sort or hash of 3F indices
+    used[kept_faces] = True
+    used = np.flatnonzero(used)
     remap = np.full(n, -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     return vertices[used], remap[kept_faces].astype(np.int32)

@@ -291,6 +291,33 @@ def test_mesh_labels_follow_a_field_that_varies_in_space():
     assert (mesh.labels[right] == expected[right]).all() and right.sum() > 100
 
 
+class PassThroughDecoder(TriPlaneDecoder):
+    """The real decoder behind its own forward: vertex_attributes then queries it the generic way."""
+
+    def forward(self, sampled_features, ray_directions=None):
+        return super().forward(sampled_features, ray_directions)
+
+
+def test_fused_vertex_query_matches_the_decoder():
+    from s3d_engine.mesh.attributes import vertex_attributes
+
+    torch.manual_seed(0)
+    planes = 3 * torch.randn(1, 3, 8, 16, 16)
+    fused = TriPlaneDecoder(n_features=8, hidden=16, output_dim=24)
+    generic = PassThroughDecoder(n_features=8, hidden=16, output_dim=24)
+    with torch.no_grad():
+        for p in fused.parameters():
+            p.copy_(3 * torch.randn_like(p))  # biases too: many classes and shades in play
+    generic.load_state_dict(fused.state_dict())
+    v = np.random.default_rng(0).uniform(-0.5, 0.5, (3000, 3))
+    rgb, labels = vertex_attributes(planes, fused, v, 19, 1.0, chunk=1000)
+    rgb_ref, labels_ref = vertex_attributes(planes, generic, v, 19, 1.0)
+    assert np.abs(rgb.astype(int) - rgb_ref).max() <= 1  # float rounding may cross a byte boundary
+    assert (rgb != rgb_ref).mean() < 0.01
+    assert (labels == labels_ref).mean() > 0.999
+    assert len(np.unique(labels_ref)) >= 10 and rgb_ref.std() > 20  # a field that varies
+
+
 class ConstantDecoder:
     """Stand-in decoder: the same colour features (before clamping) and logits at every point."""
 
