@@ -90,7 +90,7 @@ class DensityLattice:
                 out[i, j:j + tile] = self._head(pre.reshape(-1, pre.shape[-1])).view(pre.shape[:2])
         return out
 
-    def points(self, i: torch.Tensor, j: torch.Tensor, k: torch.Tensor, chunk: int = 1 << 15) -> torch.Tensor:
+    def points(self, i: torch.Tensor, j: torch.Tensor, k: torch.Tensor, chunk: int = 1 << 12) -> torch.Tensor:
         """Density at the lattice points (i[p], j[p], k[p]); integer tensors of one length."""
         n = self.n
         ij = (i.to(self.device, torch.int64) * n + j.to(self.device))
