@@ -11,7 +11,8 @@ the metric definitions live in `training.metrics` and are proven there by known-
   Chamfer and F-score at 1 % and 2 % of the box between `SURFACE_POINTS` area-uniform samples
   of the predicted and the GT mesh (`training.data.gt_mesh.head_mesh`), and the per-vertex
   label accuracy (decoder argmax at each vertex against the label of the nearest GT vertex).
-* SG mIoU: the super-resolved semantic render at the input camera against the input GT mask.
+* SG mIoU: the super-resolved semantic render at the input camera against the input GT mask
+  (and per class, `sg_iou`).
 * Front-view PSNR: the super-resolved RGB at the input camera against the GT view composited
   on black (the generator renders empty space black).
 * Baseline "another identity's GT head": GT mesh j scored against GT mesh i (i != j).
@@ -182,7 +183,8 @@ def evaluate_identities(G: TriPlaneGenerator, arrays: Arrays, level: float, max_
     out = {"identities": len(rows), "failures": failures, "chamfer": _mean(rows, "chamfer"),
            "fscore": _mean(rows, "fscore"), "label_accuracy": _mean(rows, "label_accuracy")}
     if renders:
-        out["sg_miou"] = mask_iou(np.stack(sg_pred), np.stack(sg_gt), G.num_classes)["miou"]
+        sg = mask_iou(np.stack(sg_pred), np.stack(sg_gt), G.num_classes)
+        out["sg_miou"], out["sg_iou"] = sg["miou"], sg["iou"]
         out["psnr"] = float(np.mean(psnrs))
     if len(preds) > 1:
         out["sensitivity"] = conditioning_sensitivity(preds, gts)
@@ -320,6 +322,10 @@ def markdown_table(results: dict, names: tuple[str, ...]) -> str:
         per = " · ".join(f"{n} {f(v, 2)}" for n, v in zip(names, m["iou"]) if v is not None)
         rows.append("")
         rows.append(f"Per-class mask IoU: {per}")
+    if g.get("sg_iou"):
+        per = " · ".join(f"{n} {f(v, 2)}" for n, v in zip(names, g["sg_iou"]) if v is not None)
+        rows.append("")
+        rows.append(f"Per-class SG IoU (render from the GT mask vs the mask): {per}")
     return "\n".join(rows) + "\n"
 
 

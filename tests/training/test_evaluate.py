@@ -35,3 +35,9 @@ def test_seed_diversity_follows_z(test_views):
 def test_markdown_table_shows_seed_diversity():
     table = evaluate.markdown_table({"seed_diversity": {"seeds": 6, "ratio": 0.4567}}, ("background",))
     assert "| seed diversity (colour spread over 6 seeds / over people) | 0.457 |" in table
+
+
+def test_markdown_table_lists_the_per_class_sg_iou():
+    table = evaluate.markdown_table({"gt_mask": {"sg_miou": 0.5, "sg_iou": [0.9, None, 0.25]}}, ("background", "skin", "nose"))
+    assert "Per-class SG IoU (render from the GT mask vs the mask): background 0.90 · nose 0.25" in table
+    assert "Per-class SG IoU" not in evaluate.markdown_table({"gt_mask": {"sg_miou": 0.5}}, ("background",))

@@ -78,6 +78,8 @@ def test_train_tiny_and_load(arrays, tmp_path):
                           "--out", str(out), "--threads", "2"]) == 0
     res = json.loads(out.read_text())
     assert res["masks"]["views"] == 2 and {"gt_mask", "sketch", "other_identity"} <= set(res)
+    assert len(res["gt_mask"]["sg_iou"]) == 19 and res["gt_mask"]["sg_miou"] == pytest.approx(
+        np.mean([v for v in res["gt_mask"]["sg_iou"] if v is not None]))
     assert "F-score@2%" in out.with_suffix(".md").read_text()
 
 
