@@ -33,7 +33,7 @@ from s3d_engine.weights import load_into, load_weights, save_weights
 
 from .arrays import load_folder, render_arrays
 from .evaluate import predict_logits
-from .losses import class_weights_from_counts
+from .losses import mask_class_weights
 from .metrics import mask_iou
 
 DEFAULT_TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -70,9 +70,7 @@ def choose_tau(logits: torch.Tensor, labels: np.ndarray, class_weights: torch.Te
 
 def training_class_weights(data: str, num_classes: int, power: float) -> torch.Tensor:
     """The CE weights `train_unet --class-power power` used: from the training masks' pixel counts."""
-    labels = load_folder(data, "train").labels
-    counts = torch.from_numpy(np.bincount(labels.reshape(-1), minlength=num_classes)[:num_classes])
-    return class_weights_from_counts(counts, power=power)
+    return mask_class_weights(load_folder(data, "train").labels, num_classes, power)
 
 
 def parse_args(argv=None):

@@ -9,6 +9,7 @@ U-Net (S3D `sketch2mask/train.py` + `loss.py`): CE + multi-class Dice + MSE betw
 bottleneck style code and the frozen generator encoder's geometry ws."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -133,6 +134,14 @@ def class_weights_from_counts(counts: torch.Tensor, power: float = 0.5, cap: flo
     w = torch.where(freq > 0, freq.clamp_min(1e-12) ** -power, torch.zeros_like(freq))
     w = w / (w * freq).sum().clamp_min(1e-12)
     return w.clamp(max=cap).float()
+
+
+def mask_class_weights(labels, num_classes: int, power: float) -> torch.Tensor:
+    """`class_weights_from_counts` of the pixel counts of label maps (any shape, numpy ints):
+    the CE weights of the U-Net (`--class-power`), the SR head (`--sr-class-power`) and the
+    logit adjustment that undoes them (`training.calibrate_unet`)."""
+    counts = np.bincount(np.asarray(labels).reshape(-1), minlength=num_classes)[:num_classes]
+    return class_weights_from_counts(torch.from_numpy(counts), power=power)
 
 
 def part_colour_loss(features: torch.Tensor, sdf: torch.Tensor, labels: torch.Tensor, part_ids: torch.Tensor,

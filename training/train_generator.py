@@ -41,7 +41,7 @@ from s3d_engine.weights import load_into, load_weights, save_weights
 from .appearance import PALETTE_PARTS, AppearanceEncoder, PaletteCode, kl_to_standard_normal, reparameterise
 from .arrays import Arrays, load_folder
 from .field_samples import FieldSamples, load_field_samples
-from .losses import class_weights_from_counts, field_loss, part_colour_loss, ray_targets, render_loss, sr_loss
+from .losses import class_weights_from_counts, field_loss, mask_class_weights, part_colour_loss, ray_targets, render_loss, sr_loss
 from .render_train import render_stratified
 
 
@@ -158,8 +158,7 @@ class Trainer:
             self.class_weights = class_weights_from_counts(torch.from_numpy(counts))
         self.sr_class_weights = None
         if args.sr_class_power > 0:
-            counts = np.bincount(arrays.labels.reshape(-1), minlength=self.C)[:self.C]
-            self.sr_class_weights = class_weights_from_counts(torch.from_numpy(counts), power=args.sr_class_power)
+            self.sr_class_weights = mask_class_weights(arrays.labels, self.C, args.sr_class_power)
         self.palette = None
         if args.palette_z:
             if field is None:

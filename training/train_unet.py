@@ -23,7 +23,7 @@ from s3d_engine.weights import load_into, load_weights, save_weights
 from training.data.augment import augment_pair, augment_sketch
 
 from .arrays import Arrays, load_folder
-from .losses import class_weights_from_counts, unet_loss
+from .losses import mask_class_weights, unet_loss
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -122,8 +122,7 @@ def run(args: argparse.Namespace, arrays: Arrays | None = None) -> UNetStyleDist
     U.train()
     class_weights = None
     if args.class_power > 0:
-        counts = torch.from_numpy(np.bincount(arrays.labels.reshape(-1), minlength=config.num_classes))
-        class_weights = class_weights_from_counts(counts, power=args.class_power)
+        class_weights = mask_class_weights(arrays.labels, config.num_classes, args.class_power)
         print("CE class weights:", [round(float(w), 2) for w in class_weights], flush=True)
     opt = torch.optim.Adam(U.parameters(), lr=args.lr)
     log = open(out / "log.jsonl", "a", encoding="utf-8")
