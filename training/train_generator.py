@@ -11,7 +11,8 @@ at inference the seed picks an appearance, z carries the identity's whitened bas
 `--palette-z` (`training.appearance.PaletteCode`, plus the per-part colour loss `--w-palette`),
 or comes from a cVAE posterior of the input view's RGB with `--kl-weight` > 0. Every `--sr-every`
 steps the super-resolution blocks are trained on a full neural rendering of one sample, with the
-raw branch detached (L1 RGB + CE at the output resolution).
+raw branch detached (L1 RGB + CE at the output resolution). `--lr-final` < 1 anneals both
+learning rates along a cosine over the budget (the spent fraction of `--steps` or `--minutes`).
 
     python -m training.train_generator --data out/face_data --out out/gen_face --minutes 40
 """
@@ -58,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--depth-samples", type=int, default=40, help="stratified samples per ray (no importance pass)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--sr-lr", type=float, default=1e-3)
+    ap.add_argument("--lr-final", type=float, default=1.0,
+                    help="cosine-anneal both learning rates to this fraction of their start over the budget (1 = constant)")
     ap.add_argument("--sr-clip", type=float, default=1.0, help="gradient-norm clip of the SR update")
     ap.add_argument("--sr-every", type=int, default=4)
     ap.add_argument("--sr-class-power", type=float, default=0.0,
@@ -94,6 +97,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="with --palette-z: weight of the per-part mean-colour loss (training.losses.part_colour_loss)")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N samples")
     return ap.parse_args(argv)
+
+
+def cosine_factor(progress: float, final: float) -> float:
+    """Learning-rate factor of a cosine anneal: 1 at progress 0, `final` at progress 1,
+    final + (1 - final) * (1 + cos(pi * progress)) / 2 in between (progress clipped to [0, 1])."""
+    p = min(max(progress, 0.0), 1.0)
+    return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * p))
 
 
 def transfer_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> int:
@@ -140,6 +150,8 @@ class Trainer:
                   {"params": slow, "lr": args.lr * args.mapping_lr_scale}]
         self.opt = torch.optim.Adam(groups, lr=args.lr, betas=(0.9, 0.99), eps=1e-8)
         self.opt_sr = torch.optim.Adam(sr_params, lr=args.sr_lr, betas=(0.9, 0.99), eps=1e-8)
+        for group in self.opt.param_groups + self.opt_sr.param_groups:
+            group["initial_lr"] = group["lr"]
         self.train_options = dataclasses.replace(self.G.render_options, depth_resolution=args.depth_samples,
                                                  depth_resolution_importance=0)
         self.groups = arrays.groups()
@@ -315,6 +327,13 @@ class Trainer:
         self.opt_sr.step()
         return {k: float(v.detach()) for k, v in losses.items() if k != "total"}
 
+    def anneal(self, progress: float) -> float:
+        """Set both optimisers' rates to their start x `cosine_factor(progress, --lr-final)`."""
+        factor = cosine_factor(progress, self.args.lr_final)
+        for group in self.opt.param_groups + self.opt_sr.param_groups:
+            group["lr"] = group["initial_lr"] * factor
+        return factor
+
     @torch.no_grad()
     def update_ema(self) -> None:
         hl = self.args.ema_halflife
@@ -358,13 +377,15 @@ def run(args: argparse.Namespace, arrays: Arrays | None = None, field: FieldSamp
     print(f"training {config.name}/{config.domain} on {len(arrays)} views of {len(trainer.groups)} identities, "
           f"{sum(p.numel() for p in trainer.G.parameters()) / 1e6:.2f}M parameters", flush=True)
     while trainer.step < args.steps and time.time() - t0 < args.minutes * 60:
+        # progress = the larger spent fraction of the two budgets (steps, wall clock)
+        lr_factor = trainer.anneal(max(trainer.step / args.steps, (time.time() - t0) / (args.minutes * 60)))
         losses = trainer.sr_only_step() if args.sr_only else trainer.train_step()
         if trainer.skipped > 50:
             raise FloatingPointError(f"more than 50 non-finite steps by step {trainer.step}: {losses}")
         for k, v in losses.items():
             acc.setdefault(k, []).append(v)
         if trainer.step % args.log_every == 0:
-            rec = {"step": trainer.step, "time": round(time.time() - t0, 1),
+            rec = {"step": trainer.step, "time": round(time.time() - t0, 1), "lr_factor": round(lr_factor, 4),
                    **{k: round(float(np.mean(v)), 5) for k, v in acc.items()}}
             acc = {}
             log.write(json.dumps(rec) + "\n")

@@ -32,6 +32,14 @@ def test_dice_and_render_loss_basics():
     assert float(out["rgb"]) == 0.0 and float(out["sem"]) == 0.0 and float(out["alpha"]) < 1e-3
 
 
+def test_cosine_factor_known_values():
+    f = train_generator.cosine_factor
+    assert f(0.0, 0.1) == 1.0 and f(1.0, 0.1) == pytest.approx(0.1) and f(0.5, 0.1) == pytest.approx(0.55)
+    assert f(0.25, 0.0) == pytest.approx((1 + 2 ** -0.5) / 2)  # (1 + cos(pi/4)) / 2
+    assert f(-1.0, 0.2) == 1.0 and f(3.0, 0.2) == pytest.approx(0.2)  # clipped to the budget
+    assert f(0.7, 1.0) == 1.0  # --lr-final 1: constant
+
+
 def test_train_tiny_and_load(arrays, tmp_path):
     gen_args = train_generator.parse_args([
         "--data", "-", "--out", str(tmp_path / "gen"), "--config", "tiny", "--steps", "16", "--rays", "128",
@@ -87,7 +95,7 @@ def test_palette_z_carries_each_identity_code(arrays, tmp_path):
     args = train_generator.parse_args([
         "--data", "-", "--out", str(tmp_path / "gen"), "--config", "tiny", "--steps", "3", "--rays", "64",
         "--depth-samples", "8", "--sr-every", "0", "--log-every", "1", "--threads", "2",
-        "--field", "--points", "512", "--palette-z"])
+        "--field", "--points", "512", "--palette-z", "--mapping-lr-scale", "10", "--lr-final", "0.1"])
     field = sample_field("face", [int(arrays.identity[g[0]]) for g in arrays.groups()], n=2048)
     trainer = train_generator.run(args, arrays, field)
     pal = trainer.palette
@@ -98,6 +106,9 @@ def test_palette_z_carries_each_identity_code(arrays, tmp_path):
     log = (tmp_path / "gen" / "log.jsonl").read_text()
     assert "\"palette\": " in log  # the per-part colour loss is trained
     np.testing.assert_array_equal(z[:, :pal.dim].numpy(), pal.codes[b["field_row"].numpy()])
+    # the last of 3 steps ran at progress 2/3: 0.1 + 0.9 * (1 + cos(2 pi / 3)) / 2 = 0.325 of each start rate
+    lrs = [g["lr"] for g in trainer.opt.param_groups + trainer.opt_sr.param_groups]
+    assert lrs == pytest.approx([2e-3 * 0.325, 2e-2 * 0.325, 1e-3 * 0.325])
     with pytest.raises(SystemExit, match="add --field"):
         train_generator.run(train_generator.parse_args(
             ["--data", "-", "--out", str(tmp_path / "g2"), "--config", "tiny", "--steps", "1", "--palette-z"]), arrays)
