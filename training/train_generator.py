@@ -118,15 +118,13 @@ def transfer_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) ->
 
 
 class Trainer:
+    module = "training.train_generator"  # recorded as the training command in saved weights
+
     def __init__(self, arrays: Arrays, config, args: argparse.Namespace, field: FieldSamples | None = None) -> None:
         self.a, self.config, self.args, self.field = arrays, config, args, field
         torch.manual_seed(args.seed)
         self.rng = np.random.default_rng(args.seed)
-        self.G = TriPlaneGenerator(config).train()
-        if args.resume:
-            load_into(self.G, load_weights(args.resume).state_dict("generator"), args.resume)
-        elif args.init_from:
-            self.transferred = transfer_matching(self.G, load_weights(args.init_from).state_dict("generator"))
+        self.G = self.build_generator(config, args).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         sr_params = list(self.G.superresolution.parameters()) + list(self.G.superresolution_semantic.parameters())
         sr_ids = {id(p) for p in sr_params}
@@ -186,6 +184,15 @@ class Trainer:
         self.sr_skipped = 0
         self.step = 0
 
+    def build_generator(self, config, args: argparse.Namespace) -> TriPlaneGenerator:
+        """The generator to train: fresh, `--resume`d, or `--init-from` another domain."""
+        G = TriPlaneGenerator(config)
+        if args.resume:
+            load_into(G, load_weights(args.resume).state_dict("generator"), args.resume)
+        elif args.init_from:
+            self.transferred = transfer_matching(G, load_weights(args.init_from).state_dict("generator"))
+        return G
+
     # ------------------------------------------------------------------ data
     def batch(self) -> dict[str, torch.Tensor]:
         a, B = self.a, self.args.batch
@@ -201,7 +208,7 @@ class Trainer:
             "mask": t(a.labels[src_i].astype(np.int64)), "c_in": t(a.camera[src_i]),
             "c_out": t(a.camera[dst_i]), "rgb": t(a.rgb[dst_i]), "labels": t(a.labels[dst_i].astype(np.int64)),
             "alpha": t(a.alpha[dst_i]), "depth": t(a.depth[dst_i]),
-            "rgb_in": t(a.rgb[src_i]), "alpha_in": t(a.alpha[src_i]),
+            "rgb_in": t(a.rgb[src_i]), "alpha_in": t(a.alpha[src_i]), "src": t(src_i),
         }
         if self.field is not None:
             f = self.field
@@ -346,7 +353,7 @@ class Trainer:
 
     def save(self, out: Path, name: str, **meta) -> Path:
         path = save_weights(out / f"{name}.safetensors", {"generator": self.G_ema}, self.config,
-                            training_command=" ".join(["python", "-m", "training.train_generator"] + sys.argv[1:]),
+                            training_command=" ".join(["python", "-m", self.module] + sys.argv[1:]),
                             step=self.step, **meta)
         save_weights(out / f"{name}_raw.safetensors", {"generator": self.G}, self.config, step=self.step)
         if self.encoder is not None:
@@ -359,7 +366,8 @@ class Trainer:
         return path
 
 
-def run(args: argparse.Namespace, arrays: Arrays | None = None, field: FieldSamples | None = None) -> Trainer:
+def run(args: argparse.Namespace, arrays: Arrays | None = None, field: FieldSamples | None = None,
+        trainer_class: type[Trainer] = Trainer) -> Trainer:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -370,7 +378,7 @@ def run(args: argparse.Namespace, arrays: Arrays | None = None, field: FieldSamp
             arrays = arrays.subset(np.arange(min(args.limit, len(arrays))))
     if args.field and field is None:
         field = load_field_samples(args.data, "train", [int(arrays.identity[g[0]]) for g in arrays.groups()])
-    trainer = Trainer(arrays, config, args, field)
+    trainer = trainer_class(arrays, config, args, field)
     log = open(out / "log.jsonl", "a", encoding="utf-8")
     t0 = last_ckpt = time.time()
     acc: dict[str, list[float]] = {}
