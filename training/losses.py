@@ -54,15 +54,20 @@ def ray_targets(rgb: torch.Tensor, labels: torch.Tensor, alpha: torch.Tensor, de
 
 
 def render_loss(features: torch.Tensor, depth: torch.Tensor, opacity: torch.Tensor, target: dict[str, torch.Tensor],
-                output_dim: int, num_classes: int, weights: dict[str, float]) -> dict[str, torch.Tensor]:
-    """features (B, M, 2 * output_dim) = [colour | semantic] composites mapped to [-1, 1]."""
+                output_dim: int, num_classes: int, weights: dict[str, float],
+                class_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """features (B, M, 2 * output_dim) = [colour | semantic] composites mapped to [-1, 1].
+    The semantic CE covers the foreground rays; `class_weights` (C,) weight each ray's CE by its
+    label, normalised by the summed weight (a weighted mean, so the term keeps its scale)."""
     rgb = features[..., :3]
     sem = features[..., output_dim:output_dim + num_classes]
     fg = target["alpha"]
     n_fg = fg.sum().clamp_min(1.0)
     l_rgb = (rgb - target["rgb"]).abs().mean()
-    ce = F.cross_entropy(sem.reshape(-1, num_classes), target["labels"].reshape(-1), reduction="none")
-    l_sem = (ce * fg.reshape(-1)).sum() / n_fg
+    labels = target["labels"].reshape(-1)
+    ce = F.cross_entropy(sem.reshape(-1, num_classes), labels, reduction="none")
+    ray_w = fg.reshape(-1) if class_weights is None else fg.reshape(-1) * class_weights.to(ce)[labels]
+    l_sem = (ce * ray_w).sum() / ray_w.sum().clamp_min(1.0)
     op = opacity[..., 0].clamp(1e-4, 1 - 1e-4)
     l_alpha = F.binary_cross_entropy(op, fg)
     l_depth = ((depth[..., 0] - target["t"]).abs() * fg).sum() / n_fg

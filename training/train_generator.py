@@ -87,6 +87,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--w-label3d", type=float, default=1.0)
     ap.add_argument("--w-albedo", type=float, default=1.0)
     ap.add_argument("--density-slope", type=float, default=600.0, help="raw sigma per world unit of signed distance")
+    ap.add_argument("--label-class-power", type=float, default=0.5,
+                    help="3D label CE weights ~ frequency^-power of the near-surface field labels")
+    ap.add_argument("--ray-class-power", type=float, default=0.0,
+                    help="ray semantic CE weights ~ pixel frequency^-power over the training masks (0 = plain CE)")
     ap.add_argument("--label-band", type=float, default=0.02, help="labels/albedo supervised where |sdf| < band")
     ap.add_argument("--mapping-lr-scale", type=float, default=1.0,
                     help="learning-rate factor for the z + c mapping's layers (their lr multiplier is 0.01)")
@@ -165,10 +169,13 @@ class Trainer:
         if field is not None:
             near = np.abs(field.sdf.astype(np.float32)) < args.label_band
             counts = np.bincount(field.labels[near], minlength=self.C)[:self.C]
-            self.class_weights = class_weights_from_counts(torch.from_numpy(counts))
+            self.class_weights = class_weights_from_counts(torch.from_numpy(counts), power=args.label_class_power)
         self.sr_class_weights = None
         if args.sr_class_power > 0:
             self.sr_class_weights = mask_class_weights(arrays.labels, self.C, args.sr_class_power)
+        self.ray_class_weights = None
+        if args.ray_class_power > 0:
+            self.ray_class_weights = mask_class_weights(arrays.labels, self.C, args.ray_class_power)
         self.palette = None
         if args.palette_z:
             if field is None:
@@ -257,7 +264,7 @@ class Trainer:
         depth = torch.gather(flat(b["depth"]), 1, sel)
         target = ray_targets(rgb, labels, alpha, depth, d, cam2world)
         features, dep, opacity = render_stratified(planes, G.decoder, o, d, self.train_options)
-        losses = render_loss(features, dep, opacity, target, self.k, self.C, self.weights)
+        losses = render_loss(features, dep, opacity, target, self.k, self.C, self.weights, self.ray_class_weights)
         if self.field is not None:
             out3d = G.decoder(sample_from_planes(planes, b["f_points"], G.render_options.box_warp))
             f3 = field_loss(out3d["sigma"], out3d["rgb"], {"sdf": b["f_sdf"], "labels": b["f_labels"], "albedo": b["f_albedo"]},
