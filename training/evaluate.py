@@ -8,9 +8,13 @@ the metric definitions live in `training.metrics` and are proven there by known-
 * Meshes, for the first view of each test identity, conditioned on (a) its GT label map and
   (b) end to end on the U-Net's mask of its sketch, with that view's camera and z from seed 0:
   marching cubes on the raw sigma at the configuration's level, largest component; then
-  Chamfer and F-score at 1 % and 2 % of the box between `SURFACE_POINTS` area-uniform samples
-  of the predicted and the GT mesh (`training.data.gt_mesh.head_mesh`), and the per-vertex
-  label accuracy (decoder argmax at each vertex against the label of the nearest GT vertex).
+  Chamfer and F-score at 1 % and 2 % of the box from `SURFACE_POINTS` area-uniform samples of
+  each of the predicted and the GT mesh (`training.data.gt_mesh.head_mesh`) to the other mesh's
+  surface (`training.metrics.surface_chamfer_fscore`: exact point-to-triangle distances, so a
+  perfect mesh scores 0; sample-to-sample distances, used before 2026-12-04 and marked by the
+  absence of "chamfer_to" in the JSON, carried a floor of ~0.0035 at 20,000 samples), and the
+  per-vertex label accuracy (decoder argmax at each vertex against the label of the nearest GT
+  vertex).
 * SG mIoU: the super-resolved semantic render at the input camera against the input GT mask
   (and per class, `sg_iou`).
 * Front-view PSNR: the super-resolved RGB at the input camera against the GT view composited
@@ -50,10 +54,11 @@ from s3d_engine.weights import load_into, load_weights
 from .arrays import Arrays, load_folder, render_arrays
 from .field_samples import surface_points
 from .appearance import PALETTE_PARTS
-from .metrics import chamfer_fscore, colour_spread, label_accuracy, mask_iou, part_colours, point_distances, psnr
+from .metrics import colour_spread, label_accuracy, mask_iou, part_colours, point_distances, psnr, surface_chamfer_fscore
 
 DEFAULT_LEVELS = (0.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0)
 SURFACE_POINTS = 20000
+SENSITIVITY_POINTS = 5000  # per surface and pair: 2 x 66 pairs of 12 identities, each to the other surface
 THRESHOLDS = (0.01, 0.02)  # 1 % and 2 % of the 1.0-wide box
 SEEDS = 6
 SEED_IDENTITIES = 3
@@ -108,14 +113,16 @@ def surface_sample(vertices: np.ndarray, faces: np.ndarray, seed: int = 0) -> np
     return surface_points(vertices, faces, SURFACE_POINTS, np.random.default_rng(seed))
 
 
-def mesh_scores(mesh, gt) -> dict:
-    """Chamfer / F-score between surface samples, and per-vertex label accuracy."""
+def mesh_scores(mesh, gt, gt_pts: np.ndarray) -> dict:
+    """Chamfer / F-score from surface samples to the other surface (`surface_chamfer_fscore`), and
+    per-vertex label accuracy; "surface" keeps the prediction's (samples, (vertices, faces))."""
     v, f, labels = mesh
     pts = surface_sample(v, f)
-    scores = chamfer_fscore(pts, surface_sample(gt.vertices, gt.faces), THRESHOLDS)
+    scores = surface_chamfer_fscore(pts, (v, f), gt_pts, (gt.vertices, gt.faces), THRESHOLDS)
     near = point_distances(v, gt.vertices)[1]
     return {"chamfer": scores["chamfer"], "fscore": scores["fscore"],
-            "label_accuracy": label_accuracy(labels, gt.labels, near), "vertices": int(len(v)), "points": pts}
+            "label_accuracy": label_accuracy(labels, gt.labels, near), "vertices": int(len(v)),
+            "surface": (pts, (v, f))}
 
 
 @torch.no_grad()
@@ -169,9 +176,9 @@ def evaluate_identities(G: TriPlaneGenerator, arrays: Arrays, level: float, max_
         if mesh is None:
             failures += 1
             continue
-        s = mesh_scores(mesh, gt)
-        preds.append(s.pop("points"))
-        gts.append(gt_pts)
+        s = mesh_scores(mesh, gt, gt_pts)
+        preds.append(s.pop("surface"))
+        gts.append((gt_pts, (gt.vertices, gt.faces)))
         rows.append(s)
         if renders:
             rgb, labels = render_at(G, planes, ws, arrays.camera[i])
@@ -191,11 +198,15 @@ def evaluate_identities(G: TriPlaneGenerator, arrays: Arrays, level: float, max_
     return out
 
 
-def conditioning_sensitivity(preds: list[np.ndarray], gts: list[np.ndarray]) -> float:
-    """mean_{i<j} Chamfer(pred_i, pred_j) / mean_{i<j} Chamfer(gt_i, gt_j)."""
+def conditioning_sensitivity(preds: list, gts: list, points: int = SENSITIVITY_POINTS) -> float:
+    """mean_{i<j} Chamfer(pred_i, pred_j) / mean_{i<j} Chamfer(gt_i, gt_j); each entry is a surface
+    (samples, (vertices, faces)), of which the first `points` samples are used (they are i.i.d.)."""
+    def chamfer(a, b) -> float:
+        return surface_chamfer_fscore(a[0][:points], a[1], b[0][:points], b[1], ())["chamfer"]
+
     pairs = [(i, j) for i in range(len(preds)) for j in range(i + 1, len(preds))]
-    num = np.mean([chamfer_fscore(preds[i], preds[j], ())["chamfer"] for i, j in pairs])
-    den = np.mean([chamfer_fscore(gts[i], gts[j], ())["chamfer"] for i, j in pairs])
+    num = np.mean([chamfer(preds[i], preds[j]) for i, j in pairs])
+    den = np.mean([chamfer(gts[i], gts[j]) for i, j in pairs])
     return float(num / den)
 
 
@@ -233,7 +244,7 @@ def other_identity_baseline(gt_cache: dict) -> dict:
             continue
         gt_a, pts_a = gt_cache[a]
         gt_b, pts_b = gt_cache[b]
-        s = chamfer_fscore(pts_b, pts_a, THRESHOLDS)
+        s = surface_chamfer_fscore(pts_b, (gt_b.vertices, gt_b.faces), pts_a, (gt_a.vertices, gt_a.faces), THRESHOLDS)
         near = point_distances(gt_b.vertices, gt_a.vertices)[1]
         rows.append({"chamfer": s["chamfer"], "fscore": s["fscore"],
                      "label_accuracy": label_accuracy(gt_b.labels, gt_a.labels, near)})
@@ -270,7 +281,7 @@ def evaluate(G: TriPlaneGenerator, U: UNetStyleDistil | None, test: Arrays, leve
              diversity: bool = True) -> dict:
     """Every held-out figure for one model (see the module docstring); `diversity`: also the
     seed-diversity figure (SEEDS x SEED_IDENTITIES extra renders)."""
-    results: dict = {"mesh_level": level}
+    results: dict = {"mesh_level": level, "chamfer_to": "surface"}
     gt_cache: dict = {}
     pred = None
     if U is not None:

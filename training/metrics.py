@@ -3,9 +3,10 @@ tests/training/test_metrics.py checks each against answers worked out by hand.
 
 * Masks: pixel accuracy, foreground accuracy, per-class IoU and mIoU (S3D-style: IoU summed over
   the whole set, averaged over the classes that occur in the GT or the prediction).
-* Point sets: Chamfer distance (mean of both directions), precision / recall / F-score at
-  distance thresholds (Tatarchenko et al. 2019), the per-vertex label accuracy through the
-  nearest GT point.
+* Surfaces: Chamfer distance (mean of both directions), precision / recall / F-score at
+  distance thresholds (Tatarchenko et al. 2019), from samples on one mesh to the other mesh
+  (exact point-to-triangle distances, `training.surface_distance`), or between two point sets;
+  the per-vertex label accuracy through the nearest GT point.
 * Images: PSNR; per-part mean colours and their spread over a set (seed diversity).
 
 Distances are in world units: the EG3D box is 1.0 wide, so a threshold of 0.01 is 1 % of the box.
@@ -65,17 +66,39 @@ def point_distances(pred_pts: np.ndarray, gt_pts: np.ndarray) -> tuple[np.ndarra
 
 
 def chamfer_fscore(pred_pts: np.ndarray, gt_pts: np.ndarray, thresholds=DEFAULT_THRESHOLDS) -> dict:
-    """Chamfer distance and F-scores of pred (P, 3) against gt (G, 3).
-
-    * chamfer = 0.5 * (mean over pred of d(p, gt) + mean over gt of d(g, pred)), unsquared distances.
-    * For each threshold t (world units): precision = fraction of pred points with d(p, gt) < t,
-      recall = fraction of gt points with d(g, pred) < t, fscore = 2 P R / (P + R), 0 when P + R = 0.
-    * Keys: "chamfer", "precision", "recall", "fscore" (the last three dicts keyed by str(t), e.g.
-      "0.01"), and "nearest": the index of each pred point's nearest gt point.
-    """
+    """Chamfer distance and F-scores of point sets pred (P, 3) against gt (G, 3), each point's
+    distance taken to the nearest point of the other set (see `distance_scores`; "nearest": the
+    index of each pred point's nearest gt point). Between samplings of two surfaces this carries
+    a sampling floor; `surface_chamfer_fscore` measures to the surfaces themselves."""
     d_pred, nearest, d_gt = point_distances(pred_pts, gt_pts)
+    return {**distance_scores(d_pred, d_gt, thresholds), "nearest": nearest}
+
+
+def surface_chamfer_fscore(pred_pts: np.ndarray, pred_mesh, gt_pts: np.ndarray, gt_mesh,
+                           thresholds=DEFAULT_THRESHOLDS) -> dict:
+    """Chamfer distance and F-scores between two triangle meshes, from points sampled on each:
+    d_pred = distance of each pred sample to the gt *surface*, d_gt = distance of each gt sample
+    to the pred surface (`training.surface_distance`), scored by `distance_scores`. Meshes are
+    (vertices, faces) pairs; a surface against itself scores Chamfer 0 and F-score 1."""
+    from .surface_distance import point_to_mesh_distance
+
+    d_pred = point_to_mesh_distance(pred_pts, *gt_mesh)
+    d_gt = point_to_mesh_distance(gt_pts, *pred_mesh)
+    return distance_scores(d_pred, d_gt, thresholds)
+
+
+def distance_scores(d_pred: np.ndarray, d_gt: np.ndarray, thresholds=DEFAULT_THRESHOLDS) -> dict:
+    """Scores of the distances d_pred (P,) of pred points to gt and d_gt (G,) of gt points to pred:
+
+    * chamfer = 0.5 * (mean of d_pred + mean of d_gt), unsquared distances.
+    * For each threshold t (world units): precision = fraction of d_pred < t, recall = fraction
+      of d_gt < t, fscore = 2 P R / (P + R), 0 when P + R = 0.
+    * Keys: "chamfer", "precision", "recall", "fscore" (the last three dicts keyed by str(t), e.g.
+      "0.01").
+    """
+    d_pred, d_gt = np.asarray(d_pred, dtype=np.float64), np.asarray(d_gt, dtype=np.float64)
     out: dict = {"chamfer": 0.5 * (float(d_pred.mean()) + float(d_gt.mean())),
-                 "precision": {}, "recall": {}, "fscore": {}, "nearest": nearest}
+                 "precision": {}, "recall": {}, "fscore": {}}
     for t in thresholds:
         key = str(float(t))
         precision = float((d_pred < t).mean())

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from training.losses import class_weights_from_counts, dice_loss, sr_loss, unet_loss
+from training.losses import class_weights_from_counts, dice_loss, render_loss, sr_loss, unet_loss
 
 L3 = math.log(3.0)
 
@@ -167,3 +167,19 @@ def test_part_colour_loss_by_hand():
     feats.requires_grad_(True)
     part_colour_loss(feats, sdf, labels, torch.tensor([1, 2]), colours[:, :2], band=0.02).backward()
     assert feats.grad[0, 2].abs().sum() == 0 and feats.grad[0, 0, :3].abs().sum() > 0
+
+
+def test_render_loss_class_weights_make_a_weighted_mean_of_the_ray_ce():
+    """Three rays, 2 classes: ray 0 (label 0) has CE ln 2 (logits 0, 0); ray 1 (label 1) has CE
+    ln(1 + 1/3) (logits 0, ln 3); ray 2 is background (alpha 0) and never counts.
+    Plain: (ln 2 + ln 4/3) / 2. Weights (1, 3): (ln 2 + 3 ln 4/3) / 4."""
+    feats = torch.zeros(1, 3, 4, dtype=torch.float64)  # output_dim 2: [colour (2) | semantic (2)]; only "sem" is read
+    feats[0, 1, 3] = L3
+    feats[0, 2, 2] = 50.0  # a background ray with a huge CE: must be masked out
+    target = {"rgb": torch.zeros(1, 3, 3), "labels": torch.tensor([[0, 1, 1]]), "alpha": torch.tensor([[1.0, 1.0, 0.0]]),
+              "t": torch.zeros(1, 3)}
+    args = (torch.zeros(1, 3, 1), torch.full((1, 3, 1), 0.5), target, 2, 2, {})
+    plain = render_loss(feats, *args)["sem"]
+    assert float(plain) == pytest.approx((math.log(2) + math.log(4 / 3)) / 2)
+    weighted = render_loss(feats, *args, class_weights=torch.tensor([1.0, 3.0]))["sem"]
+    assert float(weighted) == pytest.approx((math.log(2) + 3 * math.log(4 / 3)) / 4)

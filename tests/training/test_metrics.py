@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from training.metrics import chamfer_fscore, colour_spread, label_accuracy, mask_iou, part_colours, point_distances, psnr
+from training.metrics import (chamfer_fscore, colour_spread, label_accuracy, mask_iou, part_colours, point_distances, psnr,
+                              surface_chamfer_fscore)
 
 # ---- masks ----------------------------------------------------------------------------------------
 GT = np.array([[0, 0, 1],
@@ -124,6 +125,46 @@ def test_fscore_threshold_is_strict_and_zero_without_matches():
     assert out["precision"]["0.5"] == 1.0 and out["recall"]["0.5"] == 0.5
     with pytest.raises(ValueError, match="non-empty"):
         point_distances(np.zeros((0, 3)), gt)
+
+
+def sphere(radius: float, subdivisions: int = 4):
+    trimesh = pytest.importorskip("trimesh")
+    m = trimesh.creation.icosphere(subdivisions=subdivisions, radius=radius)
+    return np.asarray(m.vertices), np.asarray(m.faces), float(m.area)
+
+
+def samples(v, f, n, seed):
+    from training.field_samples import surface_points
+    return surface_points(v, f, n, np.random.default_rng(seed))
+
+
+def test_surface_chamfer_of_a_surface_with_itself_is_zero_where_samples_carry_a_floor():
+    """Two independent samplings of one sphere: to the surface, Chamfer 0 and F-score 1; sample to
+    sample, the floor of a planar Poisson process, 1 / (2 sqrt(N / A)) per direction."""
+    v, f, area = sphere(0.3)
+    n = 4000
+    a, b = samples(v, f, n, 0), samples(v, f, n, 1)
+    out = surface_chamfer_fscore(a, (v, f), b, (v, f), thresholds=(0.001,))
+    assert out["chamfer"] == pytest.approx(0.0, abs=1e-7)
+    assert out["fscore"]["0.001"] == 1.0
+    floor = 0.5 * math.sqrt(area / n)  # ~0.0042 for A = 4 pi 0.3^2, N = 4000
+    assert chamfer_fscore(a, b, ())["chamfer"] == pytest.approx(floor, rel=0.1)
+
+
+def test_surface_chamfer_of_concentric_spheres_is_their_gap():
+    v1, f1, _ = sphere(0.3)
+    v2, f2, _ = sphere(0.32)
+    out = surface_chamfer_fscore(samples(v1, f1, 3000, 0), (v1, f1), samples(v2, f2, 3000, 1), (v2, f2),
+                                 thresholds=(0.019, 0.021))
+    # faceting: an icosphere of 2562 vertices sags < 2e-4 between its vertices
+    assert out["chamfer"] == pytest.approx(0.02, abs=3e-4)
+    assert out["fscore"] == {"0.019": 0.0, "0.021": 1.0}
+    # and the directions are kept apart: a gt half as big is missed by half its samples' recall
+    half = (v2[:, 2] > 0)
+    keep = half[f2].all(axis=1)
+    cap_pts = samples(v2, f2[keep], 2000, 2)
+    one_way = surface_chamfer_fscore(cap_pts, (v2, f2[keep]), samples(v1, f1, 2000, 3), (v1, f1), thresholds=(0.021,))
+    assert one_way["precision"]["0.021"] == 1.0 and 0.3 < one_way["recall"]["0.021"] < 0.7
 
 
 def test_label_accuracy_through_the_nearest_gt_vertex():
