@@ -65,7 +65,30 @@ def closest_points_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: 
     ]
     s = np.select(regions, [zero, one, t_ab, zero, zero, 1 - t_bc], default=v)
     t = np.select(regions, [zero, zero, zero, one, t_ac, t_bc], default=w)
-    return a + ab * s[..., None] + ac * t[..., None]
+    out = a + ab * s[..., None] + ac * t[..., None]
+    # a degenerate (zero-area) triangle can fall through every region test by rounding, into a
+    # 0 / 0 interior: it is its edges, so take the nearest point of the three segments instead
+    bad = ~(np.isfinite(s) & np.isfinite(t) & (s >= 0) & (t >= 0) & (s + t <= 1))
+    if bad.any():
+        shape = np.broadcast_shapes(p.shape, a.shape, b.shape, c.shape)
+        pb, ab_, bb, cb = (np.broadcast_to(x, shape)[bad] for x in (p, a, b, c))
+        out = np.broadcast_to(out, shape).copy()
+        out[bad] = _closest_on_edges(pb, ab_, bb, cb)
+    return out
+
+
+def _closest_on_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Nearest point of segment ab to p: a + clamp((p - a).(b - a) / |b - a|^2, 0, 1) (b - a)."""
+    ab = b - a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.clip(_dot(p - a, ab) / _dot(ab, ab), 0.0, 1.0)
+    return a + ab * np.nan_to_num(t)[..., None]  # a zero-length segment is its point a
+
+
+def _closest_on_edges(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    candidates = np.stack([_closest_on_segment(p, a, b), _closest_on_segment(p, b, c), _closest_on_segment(p, c, a)])
+    nearest = np.linalg.norm(candidates - p, axis=-1).argmin(axis=0)
+    return np.take_along_axis(candidates, nearest[None, ..., None], axis=0)[0]
 
 
 def point_to_mesh_distance(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, k: int = 16) -> np.ndarray:

@@ -85,3 +85,28 @@ def test_refuses_empty_input():
     v, f = unit_square()
     with pytest.raises(ValueError, match="at least one triangle"):
         point_to_mesh_distance(np.zeros((1, 3)), v, np.zeros((0, 3), dtype=int))
+
+
+@pytest.mark.parametrize("a, b, c, p, expected", [
+    # collinear vertices: the triangle is the segment from (0, 0, 0) to (2, 0, 0)
+    ((0, 0, 0), (1, 0, 0), (2, 0, 0), (1.5, 1.0, 0.0), (1.5, 0.0, 0.0)),
+    ((0, 0, 0), (2, 0, 0), (1, 0, 0), (3.0, 0.0, 1.0), (2.0, 0.0, 0.0)),
+    ((0.1, 0.2, 0.3), (0.1, 0.2, 0.3), (0.1, 0.2, 0.3), (0.1, 0.2, 1.3), (0.1, 0.2, 0.3)),  # one point
+    ((0, 0, 0), (0, 0, 0), (0, 1, 0), (0.5, 0.5, 0.0), (0.0, 0.5, 0.0)),  # two vertices coincide
+])
+def test_degenerate_triangles_are_their_edges(a, b, c, p, expected):
+    q = closest_points_on_triangles(np.array(p), *(np.array(x, dtype=float) for x in (a, b, c)))
+    assert np.isfinite(q).all() and q == pytest.approx(np.array(expected), abs=1e-12)
+
+
+def test_nearly_collinear_triangles_never_give_nan():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(2000, 3))
+    b = a + rng.normal(size=(2000, 3))
+    c = a + (b - a) * rng.uniform(-1, 2, size=(2000, 1)) + 1e-13 * rng.normal(size=(2000, 3))
+    p = rng.normal(size=(2000, 3))
+    q = closest_points_on_triangles(p, a, b, c)
+    assert np.isfinite(q).all()
+    seg = np.minimum.reduce([np.linalg.norm(p - (x + (y - x) * np.clip(((p - x) * (y - x)).sum(1) / ((y - x) ** 2).sum(1), 0, 1)[:, None]), axis=1)
+                             for x, y in ((a, b), (b, c), (c, a))])
+    assert np.linalg.norm(q - p, axis=1) == pytest.approx(seg, abs=1e-9)
