@@ -9,12 +9,12 @@ the metric definitions live in `training.metrics` and are proven there by known-
   (b) end to end on the U-Net's mask of its sketch, with that view's camera and z from seed 0:
   marching cubes on the raw sigma at the configuration's level, largest component; then
   Chamfer and F-score at 1 % and 2 % of the box from `SURFACE_POINTS` area-uniform samples of
-  each of the predicted and the GT mesh (`training.data.gt_mesh.head_mesh`) to the other mesh's
-  surface (`training.metrics.surface_chamfer_fscore`: exact point-to-triangle distances, so a
-  perfect mesh scores 0; sample-to-sample distances, used before 2026-12-04 and marked by the
-  absence of "chamfer_to" in the JSON, carried a floor of ~0.0035 at 20,000 samples), and the
-  per-vertex label accuracy (decoder argmax at each vertex against the label of the nearest GT
-  vertex).
+  each of the predicted and the GT mesh (`training.data.gt_mesh.head_mesh`) to the other
+  mesh's surface (`training.metrics.surface_chamfer_fscore`: exact point-to-triangle
+  distances, so a perfect mesh scores 0. The sample-to-sample distances used until the fifth
+  session of 2026-12-03, JSON without "chamfer_to", carried a floor of ~0.0035 at 20,000
+  samples), and the per-vertex label accuracy (decoder argmax at each vertex against the
+  label of the nearest GT vertex).
 * SG mIoU: the super-resolved semantic render at the input camera against the input GT mask
   (and per class, `sg_iou`).
 * Front-view PSNR: the super-resolved RGB at the input camera against the GT view composited
