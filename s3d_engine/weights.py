@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,7 +55,11 @@ def metadata_path(path: str | os.PathLike) -> Path:
 
 def save_weights(path: str | os.PathLike, components: Mapping[str, nn.Module | Mapping[str, torch.Tensor]],
                  config: ModelConfig, **metadata: Any) -> Path:
-    """Write the tensors and the sidecar atomically; returns the .safetensors path."""
+    """Write the tensors and the sidecar atomically; returns the .safetensors path.
+
+    The file's bytes depend only on the tensors and the configuration: the header metadata is
+    written in key order, and a file that already holds the same content is kept as it is, so
+    re-packaging with new sidecar metadata (metrics, commands) adds no new weights blob."""
     path = Path(path)
     if path.suffix != ".safetensors":
         raise WeightsError(f"weights files end in .safetensors, got {path.name}")
@@ -65,8 +70,11 @@ def save_weights(path: str | os.PathLike, components: Mapping[str, nn.Module | M
         state = obj.state_dict() if isinstance(obj, nn.Module) else obj
         for key, tensor in state.items():
             flat[f"{name}.{key}"] = tensor.detach().to("cpu").contiguous()
-    with atomic_path(path) as tmp:
-        save_file(flat, str(tmp), metadata={"format": FORMAT, "config": json.dumps(config.to_dict())})
+    header = {"format": FORMAT, "config": json.dumps(config.to_dict())}
+    if not _holds(path, flat, header):  # the same content keeps its bytes: only the sidecar changes
+        with atomic_path(path) as tmp:
+            save_file(flat, str(tmp), metadata=header)
+            _sort_header_metadata(tmp)
     meta = {
         "format": FORMAT,
         "sha256": sha256_file(path),
@@ -84,6 +92,43 @@ def save_weights(path: str | os.PathLike, components: Mapping[str, nn.Module | M
     }
     write_text_atomic(metadata_path(path), json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def _holds(path: Path, tensors: Mapping[str, torch.Tensor], header: Mapping[str, str]) -> bool:
+    """Whether the file at `path` already stores exactly these tensors and header metadata."""
+    if not path.is_file():
+        return False
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            if f.metadata() != dict(header) or set(f.keys()) != set(tensors):
+                return False
+            for key, tensor in tensors.items():
+                stored = f.get_tensor(key)
+                if stored.dtype != tensor.dtype or not torch.equal(stored, tensor):
+                    return False
+    except (OSError, SafetensorError):
+        return False
+    return True
+
+
+def _sort_header_metadata(path: Path) -> None:
+    """Rewrite the safetensors header's `__metadata__` in key order, in place.
+
+    The library keeps that map in a hash map whose order changes from process to process, so
+    the same tensors and config gave different bytes (and a new 31 MB blob in git history for a
+    sidecar-only change). The header is compact JSON, so reordering keys keeps its length; the
+    tensor entries keep the library's order (by data offset)."""
+    with open(path, "r+b") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        raw = f.read(n)
+        header = json.loads(raw, object_pairs_hook=dict)
+        if "__metadata__" in header:
+            header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if len(text) != len(raw.rstrip(b" ")):  # compact JSON padded with spaces, as written
+            raise WeightsError(f"{path.name}: unexpected safetensors header layout")
+        f.seek(8)
+        f.write(text + b" " * (n - len(text)))
 
 
 def _depth(value: Any) -> int:

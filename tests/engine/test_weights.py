@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import pytest
@@ -75,3 +76,46 @@ def test_missing_component_is_named(tmp_path):
     path = save_weights(tmp_path / "g.safetensors", {"generator": TriPlaneGenerator(cfg)}, cfg)
     with pytest.raises(WeightsError, match="no 'unet' weights"):
         load_weights(path).state_dict("unet")
+
+
+def _header(path):
+    import struct
+
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    return data, n, json.loads(data[8:8 + n])
+
+
+def test_same_content_gives_the_same_bytes_with_sorted_header_metadata(saved, tmp_path):
+    path, cfg, gen, unet = saved
+    again = save_weights(tmp_path / "again.safetensors", {"generator": gen, "unet": unet}, cfg)
+    assert again.read_bytes() == path.read_bytes()
+    assert list(_header(path)[2]["__metadata__"]) == ["config", "format"]
+
+
+def test_resaving_the_same_content_keeps_the_file_and_rewrites_the_sidecar(saved):
+    """A file written with its header metadata in the other order (as the safetensors library
+    may do) and the same tensors is kept byte for byte; only the sidecar changes. A changed
+    tensor rewrites the file and the sidecar's hash."""
+    import struct
+
+    path, cfg, gen, unet = saved
+    data, n, header = _header(path)
+    header["__metadata__"] = dict(reversed(list(header["__metadata__"].items())))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    legacy = data[:8] + text + b" " * (n - len(text)) + data[8 + n:]
+    assert legacy != data and struct.unpack("<Q", legacy[:8])[0] == n
+    path.write_bytes(legacy)
+    metadata_path(path).write_text(json.dumps({**json.loads(metadata_path(path).read_text()),
+                                               "sha256": hashlib.sha256(legacy).hexdigest()}))
+    save_weights(path, {"generator": gen, "unet": unet}, cfg, training_command="re-packaged")
+    assert path.read_bytes() == legacy
+    w = load_weights(path)  # the hash check passes on the kept bytes
+    assert w.metadata["training_command"] == "re-packaged"
+
+    with torch.no_grad():
+        next(gen.parameters()).add_(1.0)
+    save_weights(path, {"generator": gen, "unet": unet}, cfg)
+    assert path.read_bytes() != legacy
+    assert list(_header(path)[2]["__metadata__"]) == ["config", "format"]
+    assert load_weights(path).metadata["sha256"] != hashlib.sha256(legacy).hexdigest()
