@@ -155,3 +155,32 @@ def test_tiny_generator_follows_its_mask(arrays, tmp_path):
     cd = lambda a, b: surface_chamfer_fscore(a[0], a[1], b[0], b[1], ())["chamfer"]  # noqa: E731
     assert cd(preds[0], gts[0]) < cd(preds[0], gts[1]) and cd(preds[1], gts[1]) < cd(preds[1], gts[0])
     assert cd(preds[0], preds[1]) > 0.5 * cd(gts[0], gts[1])  # measured 0.90 of it
+
+
+def test_class_power_flags_reach_the_losses(arrays, tmp_path, monkeypatch):
+    """--ray-class-power weights the ray semantic CE with the masks' class weights, and
+    --label-class-power sets the 3D label CE's power (rarer near-surface classes weigh more)."""
+    from training.losses import mask_class_weights
+
+    seen = []
+    real = train_generator.render_loss
+
+    def spy(*args, **kwargs):
+        seen.append(args[7] if len(args) > 7 else kwargs.get("class_weights"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_generator, "render_loss", spy)
+    field = sample_field("face", [int(arrays.identity[g[0]]) for g in arrays.groups()], n=2048)
+    trainers = {}
+    for power in ("0.5", "1.0"):
+        args = train_generator.parse_args([
+            "--data", "-", "--out", str(tmp_path / power), "--config", "tiny", "--steps", "1", "--rays", "64",
+            "--depth-samples", "8", "--sr-every", "0", "--threads", "1", "--field", "--points", "512",
+            "--ray-class-power", "0.5", "--label-class-power", power])
+        trainers[power] = train_generator.run(args, arrays, field)
+    expected = mask_class_weights(arrays.labels, 19, 0.5)
+    assert len(seen) == 2 and all(torch.equal(w, expected) for w in seen)
+    low, high = trainers["0.5"].class_weights, trainers["1.0"].class_weights
+    present = low > 0
+    # a higher power spreads the weights: the rarest class gains on the most common one
+    assert (high[present].max() / high[present].min()) > (low[present].max() / low[present].min())
