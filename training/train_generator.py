@@ -99,8 +99,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="z's first dims = the identity's whitened base colours (training.appearance.PaletteCode; needs --field)")
     ap.add_argument("--w-palette", type=float, default=5.0,
                     help="with --palette-z: weight of the per-part mean-colour loss (training.losses.part_colour_loss)")
+    ap.add_argument("--appearance-only", action="store_true",
+                    help="train only the z + c mapping (seed -> appearance ws): the label-map encoder, synthesis, "
+                         "decoder and SR stay frozen, so every loss still holds the geometry while the seed learns colour")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N samples")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.appearance_only and args.sr_only:
+        ap.error("--appearance-only and --sr-only train disjoint parts: choose one")
+    return args
 
 
 def cosine_factor(progress: float, final: float) -> float:
@@ -133,6 +139,8 @@ class Trainer:
         sr_params = list(self.G.superresolution.parameters()) + list(self.G.superresolution_semantic.parameters())
         sr_ids = {id(p) for p in sr_params}
         main = [p for p in self.G.parameters() if id(p) not in sr_ids]
+        if args.appearance_only:
+            main = self.freeze_all_but_appearance(self.G)
         self.encoder = None
         if args.kl_weight > 0:
             self.encoder = AppearanceEncoder(config.generator.z_dim).train()
@@ -242,6 +250,20 @@ class Trainer:
         return reparameterise(mu, logvar), {"kl": kl_to_standard_normal(mu, logvar)}
 
     # ------------------------------------------------------------------ steps
+    @staticmethod
+    def freeze_all_but_appearance(G: torch.nn.Module) -> list[torch.nn.Parameter]:
+        """Freeze every tensor except the z + c mapping's (`embed`, `fc*`); returns those.
+
+        The 7 appearance ws are this mapping's output alone, so a seed's colours can be retrained
+        while the mask -> geometry path (label-map encoder, synthesis, decoder) keeps its weights;
+        the geometry losses still act, through the appearance ws' share of the tri-plane."""
+        G.requires_grad_(False)
+        mapping = G.backbone.mapping
+        kept = [p for n, p in mapping.named_parameters() if n.startswith(("embed.", "fc"))]
+        for p in kept:
+            p.requires_grad_(True)
+        return kept
+
     def train_step(self) -> dict[str, float]:
         G, args = self.G, self.args
         b = self.batch()
@@ -282,8 +304,8 @@ class Trainer:
         out = {k: float(v.detach()) for k, v in losses.items()}
         if math.isfinite(out["total"]):
             losses["total"].backward()
-            out["grad_encoder"] = float(torch.nn.utils.get_total_norm(
-                [p.grad for p in G.backbone.mapping.embed_mask.parameters() if p.grad is not None]))
+            grads = [p.grad for p in G.backbone.mapping.embed_mask.parameters() if p.grad is not None]
+            out["grad_encoder"] = float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
             norm = torch.nn.utils.clip_grad_norm_(self.main_params, self.args.clip)
             if torch.isfinite(norm):
                 self.opt.step()
@@ -292,7 +314,7 @@ class Trainer:
         else:
             self.skipped += 1
         out["skipped"] = float(self.skipped)
-        if args.sr_every > 0 and self.step % args.sr_every == 0:
+        if args.sr_every > 0 and not args.appearance_only and self.step % args.sr_every == 0:
             out.update(self.sr_step(planes.detach()[:1], ws.detach()[:1], c[:1], b))
         self.update_ema()
         self.step += 1

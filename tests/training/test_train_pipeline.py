@@ -184,3 +184,24 @@ def test_class_power_flags_reach_the_losses(arrays, tmp_path, monkeypatch):
     present = low > 0
     # a higher power spreads the weights: the rarest class gains on the most common one
     assert (high[present].max() / high[present].min()) > (low[present].max() / low[present].min())
+
+
+def test_appearance_only_trains_the_z_mapping_alone(arrays, tmp_path):
+    """--appearance-only moves the z + c mapping (embed, fc*) and nothing else: the label-map
+    encoder, synthesis, decoder and SR keep their exact values, so the mask -> geometry path is
+    untouched while the palette loss teaches the seed its colours."""
+    args = train_generator.parse_args([
+        "--data", "-", "--out", str(tmp_path / "app"), "--config", "tiny", "--steps", "3", "--rays", "64",
+        "--depth-samples", "8", "--sr-every", "1", "--threads", "1", "--field", "--points", "512",
+        "--palette-z", "--mapping-lr-scale", "100", "--ema-halflife", "0", "--appearance-only"])
+    field = sample_field("face", [int(arrays.identity[g[0]]) for g in arrays.groups()], n=2048)
+    torch.manual_seed(args.seed)
+    before = {n: p.detach().clone() for n, p in train_generator.TriPlaneGenerator(
+        train_generator.get_config("tiny", "face")).named_parameters()}  # what Trainer builds under seed 0
+    trainer = train_generator.run(args, arrays, field)
+    moved = {n for n, p in trainer.G.named_parameters() if not torch.equal(p, before[n])}
+    mapping = "backbone.mapping."
+    assert moved and all(n.startswith(mapping + "fc") or n.startswith(mapping + "embed.") for n in moved)
+    assert any(n.startswith(mapping + "fc") for n in moved)
+    with pytest.raises(SystemExit):
+        train_generator.parse_args(["--data", "-", "--out", "x", "--appearance-only", "--sr-only"])
